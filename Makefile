@@ -1,0 +1,49 @@
+# eCPA人事服務網 — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
+
+ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
+ECPA_LISTEN ?= 127.0.0.1:3000
+export ECPA_DATABASE_URL ECPA_LISTEN
+
+.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e clean
+
+## Install every tool the project needs (idempotent; fast when all is present).
+setup:
+	@scripts/setup.sh
+
+## Build in release, create/migrate the SQLite database, seed demo data when new, serve.
+run: setup build
+	ECPA_SITE_ROOT=target/site target/release/ecpa-server serve --demo-if-empty
+
+## Live-reloading development server.
+dev: setup
+	cargo leptos watch
+
+build:
+	cargo leptos build --release
+
+build-debug:
+	cargo leptos build
+
+## The whole suite: formatting, lints, unit + integration tests (SQLite and a throw-away
+## PostgreSQL), and the browser tests.
+test: fmt-check clippy build-debug unit e2e
+
+lint: fmt-check clippy
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p ecpa-app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	scripts/with-postgres.sh cargo nextest run --workspace --exclude ecpa-e2e --no-fail-fast
+
+e2e: build-debug
+	cargo test -p ecpa-e2e --test e2e
+
+clean:
+	cargo clean

@@ -1,0 +1,12 @@
+//! ECPA's domain rules.
+//!
+//! Everything here is plain, deterministic Rust: no I/O, no HTTP, no UI, no clock reads.
+//! Callers pass "now" in. The HTTP, UI, database and hardware edges live in other crates
+//! and call into these modules; they map the error types here to user-facing zh-TW text.
+
+pub mod account;
+pub mod password;
+pub mod roc;
+pub mod session;
+pub mod throttle;
+pub mod tz;

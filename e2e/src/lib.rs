@@ -1,0 +1,253 @@
+//! The end-to-end harness: starts the real server (fresh database per scenario),
+//! ChromeDriver and a headless Chromium, and tears all of it down again.
+//!
+//! Nothing here is mocked: the server is the `ecpa-server` binary cargo-leptos built, the
+//! site its compiled wasm, the browser Debian's Chromium.
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("WebDriver session: {0}")]
+    Session(#[from] fantoccini::error::NewSessionError),
+    #[error("WebDriver: {0}")]
+    Cmd(#[from] fantoccini::error::CmdError),
+    /// An expectation of a scenario was not met.
+    #[error("{0}")]
+    Check(String),
+}
+
+pub type Result<T> = std::result::Result<T, HarnessError>;
+
+/// The workspace root (this crate lives in `<root>/e2e`).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Where failed scenarios leave screenshots, HTML and logs.
+pub fn report_dir() -> PathBuf {
+    std::env::var_os("ECPA_E2E_REPORT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/e2e-report"))
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Children die with the harness, even when it is killed.
+fn die_with_parent(cmd: &mut Command) {
+    cmd.kill_on_drop(true);
+    // SAFETY: prctl with PR_SET_PDEATHSIG is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+async fn wait_http_ok(url: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let addr = url.trim_start_matches("http://");
+    let (hostport, path) = addr
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((addr, "/".into()));
+    loop {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(hostport).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n");
+            if s.write_all(req.as_bytes()).await.is_ok() {
+                // Only the status line matters; some servers keep the connection open.
+                let mut buf = [0u8; 12];
+                let read =
+                    tokio::time::timeout(Duration::from_secs(2), s.read_exact(&mut buf)).await;
+                if matches!(read, Ok(Ok(_))) && &buf == b"HTTP/1.1 200" {
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(HarnessError::Setup(format!(
+                "{url} did not answer 200 within {timeout:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One portal server with its own fresh SQLite database and demo data.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub base_url: String,
+    pub log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Result<Self> {
+        let root = workspace();
+        let bin = std::env::var_os("ECPA_E2E_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/debug/ecpa-server"));
+        let site = std::env::var_os("ECPA_E2E_SITE_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/site"));
+        if !bin.exists() || !site.join("pkg/ecpa.wasm").exists() {
+            return Err(HarnessError::Setup(format!(
+                "the portal is not built ({} / {}): run `make e2e` (it runs `cargo leptos build` first)",
+                bin.display(),
+                site.display()
+            )));
+        }
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let log = dir.path().join("server.log");
+        let out = std::fs::File::create(&log)?;
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve")
+            .arg("--demo-if-empty")
+            .env(
+                "ECPA_DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("ecpa.db").display()),
+            )
+            .env("ECPA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ECPA_SITE_ROOT", &site)
+            .env("ECPA_LOG", "info,sqlx=warn")
+            .env_remove("ECPA_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out));
+        die_with_parent(&mut cmd);
+        let child = cmd.spawn()?;
+        let base_url = format!("http://127.0.0.1:{port}");
+        let server = Self {
+            child,
+            base_url,
+            log,
+            _dir: dir,
+        };
+        if let Err(e) = wait_http_ok(
+            &format!("{}/readyz", server.base_url),
+            Duration::from_secs(30),
+        )
+        .await
+        {
+            let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            return Err(HarnessError::Setup(format!("{e}\nserver log:\n{log}")));
+        }
+        Ok(server)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// ChromeDriver, one per run.
+#[derive(Debug)]
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Driver {
+    pub async fn start() -> Result<Self> {
+        let port = free_port()?;
+        let bin = std::env::var("ECPA_E2E_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut cmd = Command::new(&bin);
+        cmd.arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        die_with_parent(&mut cmd);
+        let child = cmd.spawn().map_err(|e| {
+            HarnessError::Setup(format!("cannot start {bin} ({e}); run `make setup`"))
+        })?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http_ok(&format!("{url}/status"), Duration::from_secs(20)).await?;
+        Ok(Self { child, url })
+    }
+
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Options for one browser session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrowserOptions {
+    pub javascript_disabled: bool,
+}
+
+/// A headless Chromium with a fresh profile.
+pub async fn browser(
+    driver: &DriverRef<'_>,
+    profile: &Path,
+    opts: BrowserOptions,
+) -> Result<Client> {
+    let chromium =
+        std::env::var("ECPA_E2E_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1280,900".into(),
+        "--lang=zh-TW".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    if opts.javascript_disabled {
+        args.push("--blink-settings=scriptEnabled=false".into());
+    }
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": chromium, "args": args },
+    });
+    let caps = match caps {
+        serde_json::Value::Object(m) => m,
+        _ => return Err(HarnessError::Setup("capabilities".into())),
+    };
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(caps);
+    Ok(builder.connect(driver.url).await?)
+}
+
+impl Driver {
+    /// A handle to a running ChromeDriver (started once per run by the suite's `main`).
+    pub fn attach(url: &str) -> DriverRef<'_> {
+        DriverRef { url }
+    }
+}
+
+/// A borrowed ChromeDriver address.
+#[derive(Debug, Clone, Copy)]
+pub struct DriverRef<'a> {
+    pub url: &'a str,
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The one place that installs tools. Idempotent: every step checks first and is fast when
+# everything is present. Called by `make setup` (and by `make run` / `.ci/run`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- Debian packages -------------------------------------------------------------------------
+APT_PACKAGES=(
+  build-essential pkg-config ca-certificates curl
+  softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd
+  chromium chromium-driver fonts-wqy-microhei
+  postgresql
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # The postgresql package would start a cluster service; we never use it (tests start
+  # their own throw-away servers), so keep policy-rc.d from starting daemons during install.
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+
+# --- Rust targets and cargo tools ------------------------------------------------------------
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+for c in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$c"; then rustup component add "$c"; fi
+done
+
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! "$CARGO_BIN/cargo-leptos" --version 2>/dev/null | grep -q '0.3.10'; then
+  log "installing cargo-leptos 0.3.10 (takes ~11 minutes on 2 cores)"
+  cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
+fi
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock 2>/dev/null || true)
+if [ -n "$WBG_VERSION" ]; then
+  if ! "$CARGO_BIN/wasm-bindgen" --version 2>/dev/null | grep -q " $WBG_VERSION\$"; then
+    log "installing wasm-bindgen-cli $WBG_VERSION (matches Cargo.lock)"
+    cargo install wasm-bindgen-cli --version "$WBG_VERSION" --force
+  fi
+fi
+
+# wasm-opt from npm's binaryen, in a project-local tools folder.
+if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
+  log "installing wasm-opt (npm binaryen) into .tools/"
+  (cd "$TOOLS" && npm install --no-audit --no-fund --silent binaryen@123 >/dev/null)
+fi
+
+log "setup complete"

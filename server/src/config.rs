@@ -1,0 +1,246 @@
+//! Configuration: defaults, then an optional TOML file (`ECPA_CONFIG` or `--config`), then
+//! environment variables. Every setting is documented in the README.
+
+use crate::error::ServerError;
+use serde::Deserialize;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// The origin users type in their browser (`https://ecpa.example.gov.tw`). Decides the
+    /// cookie flavour (`__Host-` + `Secure` over https) and the cross-site request check.
+    pub public_origin: Url,
+    /// Where cargo-leptos put the compiled site (`pkg/` with the wasm, js and css).
+    pub site_root: PathBuf,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    /// Take the client address from the last `X-Forwarded-For` hop (behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// Concurrent password hashes (each uses ~19 MiB and one core).
+    pub hash_concurrency: usize,
+    /// Argon2id cost: memory in KiB, iterations, parallelism.
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    public_origin: Option<String>,
+    site_root: Option<PathBuf>,
+    session_idle_minutes: Option<i64>,
+    session_absolute_hours: Option<i64>,
+    trust_forwarded_for: Option<bool>,
+    hash_concurrency: Option<usize>,
+    argon2_m_kib: Option<u32>,
+    argon2_t: Option<u32>,
+    argon2_p: Option<u32>,
+    db_max_connections: Option<u32>,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecpa.db";
+
+fn cfg_err(what: &str, e: impl std::fmt::Display) -> ServerError {
+    ServerError::Config(format!("{what}: {e}"))
+}
+
+impl Config {
+    /// Defaults only (no file, no environment): what tests start from.
+    pub fn defaults() -> Self {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 3000));
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            listen,
+            public_origin: origin_for(listen),
+            site_root: PathBuf::from("target/site"),
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            trust_forwarded_for: false,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            argon2_m_kib: 19_456,
+            argon2_t: 2,
+            argon2_p: 1,
+            db_max_connections: 16,
+        }
+    }
+
+    /// Defaults < file < environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ServerError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("ECPA_CONFIG").map(PathBuf::from));
+        let fc: FileConfig = match &file {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| cfg_err(&p.display().to_string(), e))?;
+                toml::from_str(&text).map_err(|e| cfg_err(&p.display().to_string(), e))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut c = Self::defaults();
+        let mut origin_set = false;
+
+        macro_rules! set {
+            ($field:ident, $env:expr, $parse:expr) => {
+                if let Some(v) = fc.$field {
+                    c.$field = v;
+                }
+                if let Some(v) = env($env) {
+                    c.$field = $parse(&v).map_err(|e| cfg_err($env, e))?;
+                }
+            };
+        }
+        fn parse<T: std::str::FromStr>(s: &str) -> Result<T, T::Err> {
+            s.parse()
+        }
+
+        if let Some(v) = fc.database_url {
+            c.database_url = v;
+        }
+        if let Some(v) = env("ECPA_DATABASE_URL").or_else(|| env("DATABASE_URL")) {
+            c.database_url = v;
+        }
+        if let Some(v) = fc.listen {
+            c.listen = v.parse().map_err(|e| cfg_err("listen", e))?;
+        }
+        if let Some(v) = env("ECPA_LISTEN") {
+            c.listen = v.parse().map_err(|e| cfg_err("ECPA_LISTEN", e))?;
+        }
+        if let Some(v) = fc.public_origin {
+            c.public_origin = parse_origin(&v)?;
+            origin_set = true;
+        }
+        if let Some(v) = env("ECPA_PUBLIC_ORIGIN") {
+            c.public_origin = parse_origin(&v)?;
+            origin_set = true;
+        }
+        if !origin_set {
+            c.public_origin = origin_for(c.listen);
+        }
+        if let Some(v) = fc.site_root {
+            c.site_root = v;
+        }
+        if let Some(v) = env("ECPA_SITE_ROOT").or_else(|| env("LEPTOS_SITE_ROOT")) {
+            c.site_root = PathBuf::from(v);
+        }
+        set!(
+            session_idle_minutes,
+            "ECPA_SESSION_IDLE_MINUTES",
+            parse::<i64>
+        );
+        set!(
+            session_absolute_hours,
+            "ECPA_SESSION_ABSOLUTE_HOURS",
+            parse::<i64>
+        );
+        set!(
+            trust_forwarded_for,
+            "ECPA_TRUST_FORWARDED_FOR",
+            parse::<bool>
+        );
+        set!(hash_concurrency, "ECPA_HASH_CONCURRENCY", parse::<usize>);
+        set!(argon2_m_kib, "ECPA_ARGON2_M_KIB", parse::<u32>);
+        set!(argon2_t, "ECPA_ARGON2_T", parse::<u32>);
+        set!(argon2_p, "ECPA_ARGON2_P", parse::<u32>);
+        set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), ServerError> {
+        if self.session_idle_minutes < 1 || self.session_absolute_hours < 1 {
+            return Err(ServerError::Config(
+                "session timeouts must be positive".into(),
+            ));
+        }
+        // The floor is OWASP's minimum for Argon2id; nothing weaker is accepted.
+        if self.argon2_m_kib < 19_456 || self.argon2_t < 2 || self.argon2_p < 1 {
+            return Err(ServerError::Config(
+                "Argon2id parameters below m=19456 KiB, t=2, p=1 are refused".into(),
+            ));
+        }
+        if self.hash_concurrency == 0 || self.db_max_connections == 0 {
+            return Err(ServerError::Config("pool sizes must be positive".into()));
+        }
+        Ok(())
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_origin.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]` without a trailing slash, as browsers send in `Origin`.
+    pub fn origin_string(&self) -> String {
+        self.public_origin.origin().ascii_serialization()
+    }
+
+    pub fn session_policy(&self) -> ecpa_domain::session::SessionPolicy {
+        ecpa_domain::session::SessionPolicy {
+            idle_timeout: time::Duration::minutes(self.session_idle_minutes),
+            absolute_timeout: time::Duration::hours(self.session_absolute_hours),
+            ..Default::default()
+        }
+    }
+}
+
+fn origin_for(listen: SocketAddr) -> Url {
+    // A SocketAddr always forms a valid http URL.
+    Url::parse(&format!("http://{listen}")).unwrap_or_else(|_| {
+        Url::parse("http://127.0.0.1:3000").unwrap_or_else(|_| unreachable!("constant URL"))
+    })
+}
+
+fn parse_origin(s: &str) -> Result<Url, ServerError> {
+    let u = Url::parse(s).map_err(|e| cfg_err("public_origin", e))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
+        return Err(ServerError::Config(format!(
+            "public_origin must be http(s)://host[:port], got {s}"
+        )));
+    }
+    if u.path() != "/" || u.query().is_some() {
+        return Err(ServerError::Config(format!(
+            "public_origin must not have a path or query, got {s}"
+        )));
+    }
+    Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_rules() {
+        assert!(parse_origin("https://ecpa.example.gov.tw").is_ok());
+        assert!(parse_origin("https://ecpa.example.gov.tw/app").is_err());
+        assert!(parse_origin("ftp://x").is_err());
+        let mut c = Config::defaults();
+        c.public_origin =
+            parse_origin("https://ecpa.example.gov.tw:8443/").unwrap_or_else(|_| unreachable!());
+        assert_eq!(c.origin_string(), "https://ecpa.example.gov.tw:8443");
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn weak_argon2_refused() {
+        let c = Config {
+            argon2_m_kib: 4096,
+            ..Config::defaults()
+        };
+        assert!(c.validate().is_err());
+    }
+}

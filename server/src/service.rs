@@ -1,0 +1,465 @@
+//! The portal's server-side services: the implementation of the app's [`PortalBackend`]
+//! over the database, the password hasher and the domain rules.
+
+use crate::{
+    config::Config,
+    db::{from_ms, ms, Db},
+    error::{Result, ServerError},
+    hashing::PasswordHasher,
+    store::{self, AuditEntry, NewAccount, NewSession},
+    tokens,
+};
+use async_trait::async_trait;
+use ecpa_app::{
+    api::{
+        backend::{LoginGranted, PortalBackend, RequestCtx, SessionRef},
+        MyArea, UserSummary,
+    },
+    error::ApiError,
+};
+use ecpa_domain::{
+    account::AccountName,
+    password::{PasswordPolicy, PasswordViolation, MAX_PASSWORD_BYTES},
+    roc,
+    session::{SessionPolicy, SessionState},
+    throttle::{AttemptOutcome, ThrottleDecision, ThrottleInput, ThrottlePolicy, ACCOUNT_WINDOW},
+    tz,
+};
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+/// How long a browser stays a trusted device for an account after its last sign-in.
+pub const DEVICE_TRUST: Duration = Duration::days(90);
+
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+#[derive(Debug, Clone)]
+pub struct CookieNames {
+    pub session: &'static str,
+    pub device: &'static str,
+    secure: bool,
+}
+
+impl CookieNames {
+    pub fn for_config(c: &Config) -> Self {
+        if c.is_https() {
+            // `__Host-`: the browser only accepts it with Secure, Path=/ and no Domain.
+            Self {
+                session: "__Host-ecpa_sid",
+                device: "__Host-ecpa_dev",
+                secure: true,
+            }
+        } else {
+            Self {
+                session: "ecpa_sid",
+                device: "ecpa_dev",
+                secure: false,
+            }
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> String {
+        let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if let Some(a) = max_age {
+            c.push_str(&format!("; Max-Age={a}"));
+        }
+        if self.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    pub fn session_cookie(&self, token: &str) -> String {
+        self.cookie(self.session, token, None)
+    }
+
+    pub fn clear_session(&self) -> String {
+        self.cookie(self.session, "", Some(0))
+    }
+
+    pub fn device_cookie(&self, token: &str) -> String {
+        self.cookie(self.device, token, Some(DEVICE_TRUST.whole_seconds()))
+    }
+}
+
+pub struct Portal {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub hasher: PasswordHasher,
+    pub throttle: ThrottlePolicy,
+    pub sessions: SessionPolicy,
+    pub password_policy: PasswordPolicy,
+    pub cookies: CookieNames,
+    pub clock: Clock,
+}
+
+/// How a submitted account name is keyed in the audit log and the throttle. Names that
+/// can never be accounts are keyed too (by a digest), so they are throttled like any other.
+fn account_key(raw: &str) -> (String, Option<AccountName>) {
+    match AccountName::parse(raw) {
+        Ok(n) => (n.as_str().to_string(), Some(n)),
+        Err(_) => {
+            let digest = tokens::token_hash(raw);
+            (format!("invalid:{}", &digest[..16]), None)
+        }
+    }
+}
+
+/// `民國 115 年 11 月 26 日 09:30` in Taipei time.
+pub fn roc_datetime(t: OffsetDateTime) -> String {
+    let local = t.to_offset(tz::TAIPEI);
+    match roc::format_long(local.date()) {
+        Ok(d) => format!("{d} {:02}:{:02}", local.hour(), local.minute()),
+        Err(_) => local.date().to_string(),
+    }
+}
+
+impl Portal {
+    pub fn new(db: Db, config: Arc<Config>, clock: Clock) -> Result<Self> {
+        let hasher = PasswordHasher::new(
+            config.argon2_m_kib,
+            config.argon2_t,
+            config.argon2_p,
+            config.hash_concurrency,
+        )?;
+        Ok(Self {
+            sessions: config.session_policy(),
+            cookies: CookieNames::for_config(&config),
+            db,
+            config,
+            hasher,
+            throttle: ThrottlePolicy::default(),
+            password_policy: PasswordPolicy::default(),
+            clock,
+        })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Creates an account after checking the password policy.
+    pub async fn create_account(
+        &self,
+        name: &str,
+        display_name: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> Result<String> {
+        let name = AccountName::parse(name).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        self.check_password(name.as_str(), password)?;
+        let hash = self.hasher.hash(password).await?;
+        store::insert_account(
+            &self.db.pool,
+            &NewAccount {
+                name: name.as_str(),
+                display_name,
+                email,
+                password_hash: Some(&hash),
+            },
+            self.now(),
+        )
+        .await
+    }
+
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        let name = AccountName::parse(name).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let acct = store::account_by_name(&self.db.pool, name.as_str())
+            .await?
+            .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
+        self.check_password(name.as_str(), password)?;
+        let hash = self.hasher.hash(password).await?;
+        store::set_password_hash(&self.db.pool, &acct.id, &hash).await
+    }
+
+    fn check_password(&self, account: &str, password: &str) -> Result<()> {
+        self.password_policy
+            .validate(account, password)
+            .map_err(|v: Vec<PasswordViolation>| {
+                let reasons: Vec<String> = v.iter().map(ToString::to_string).collect();
+                ServerError::Invalid(format!("password {}", reasons.join("; ")))
+            })
+    }
+
+    /// The session a cookie token names, if it is still valid (expired ones are deleted).
+    pub async fn resolve_session(&self, token: &str) -> Result<Option<SessionRef>> {
+        if !tokens::looks_like_token(token) {
+            return Ok(None);
+        }
+        let id_hash = tokens::token_hash(token);
+        let Some(row) = store::session(&self.db.pool, &id_hash).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        match self.sessions.state(row.created_at, row.last_seen_at, now) {
+            SessionState::Active { touch } => {
+                if touch {
+                    store::touch_session(&self.db.pool, &id_hash, now).await?;
+                }
+                Ok(Some(SessionRef {
+                    id_hash,
+                    account_id: row.account_id,
+                    created_at_ms: ms(row.created_at),
+                }))
+            }
+            SessionState::IdleExpired | SessionState::AbsoluteExpired => {
+                store::delete_session(&self.db.pool, &id_hash).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn login_inner(
+        &self,
+        ctx: &RequestCtx,
+        raw_account: &str,
+        password: &str,
+    ) -> Result<std::result::Result<LoginGranted, ApiError>> {
+        let pool = &self.db.pool;
+        let now = self.now();
+        let (key, name) = account_key(raw_account);
+        let account = match &name {
+            Some(n) => store::account_by_name(pool, n.as_str()).await?,
+            None => None,
+        };
+        let trusted = match (&ctx.device_token, &account) {
+            (Some(tok), Some(a)) if tokens::looks_like_token(tok) => {
+                store::is_trusted_device(pool, &tokens::token_hash(tok), &a.id, now - DEVICE_TRUST)
+                    .await?
+            }
+            _ => false,
+        };
+
+        // Record the attempt first, as pending: concurrent attempts then see each other.
+        let attempt_id = store::audit(
+            pool,
+            &AuditEntry {
+                kind: store::KIND_LOGIN_PASSWORD,
+                account_key: &key,
+                account_id: None,
+                client: &ctx.client,
+                trusted,
+                outcome: store::outcome_str(AttemptOutcome::Pending),
+                detail: None,
+            },
+            now,
+        )
+        .await?;
+        let history = store::login_attempts(pool, &key, now - ACCOUNT_WINDOW, &attempt_id).await?;
+        let client_failures = store::client_failures(
+            pool,
+            &ctx.client,
+            now - self.throttle.client_window,
+            &attempt_id,
+        )
+        .await?;
+        let decision = self.throttle.decide(&ThrottleInput {
+            now,
+            client: &ctx.client,
+            trusted_client: trusted,
+            account_attempts: &history,
+            client_failures,
+        });
+        if let ThrottleDecision::Deny {
+            reason,
+            retry_after,
+        } = decision
+        {
+            store::set_audit_outcome(pool, &attempt_id, "throttled", None).await?;
+            tracing::info!(?reason, client = %ctx.client, "password sign-in throttled");
+            return Ok(Err(ApiError::Throttled {
+                retry_after_secs: u64::try_from(retry_after.whole_seconds())
+                    .unwrap_or(1)
+                    .max(1),
+            }));
+        }
+
+        // Over-long input is refused without hashing it, after the same dummy work.
+        let pw = if password.len() > MAX_PASSWORD_BYTES {
+            ""
+        } else {
+            password
+        };
+        let usable = account.as_ref().filter(|a| !a.disabled);
+        let verified = self
+            .hasher
+            .verify(usable.and_then(|a| a.password_hash.as_deref()), pw)
+            .await?;
+        let (Some(acct), true) = (usable, verified.ok && !pw.is_empty()) else {
+            store::set_audit_outcome(
+                pool,
+                &attempt_id,
+                "failure",
+                account.as_ref().map(|a| a.id.as_str()),
+            )
+            .await?;
+            return Ok(Err(ApiError::InvalidCredentials));
+        };
+
+        // Success: rotate (a fresh session id; the presented one, if any, is deleted).
+        if let Some(old) = &ctx.session {
+            store::delete_session(pool, &old.id_hash).await?;
+        }
+        let token = tokens::secret_token();
+        store::insert_session(
+            pool,
+            &NewSession {
+                id_hash: &tokens::token_hash(&token),
+                account_id: Some(&acct.id),
+                now,
+                expires_at: self.sessions.hard_expiry(now),
+                client: &ctx.client,
+                user_agent: ctx.user_agent.as_deref(),
+            },
+        )
+        .await?;
+        let mut set_cookies = vec![self.cookies.session_cookie(&token)];
+        let device_token = match &ctx.device_token {
+            Some(t) if tokens::looks_like_token(t) => t.clone(),
+            _ => {
+                let t = tokens::secret_token();
+                set_cookies.push(self.cookies.device_cookie(&t));
+                t
+            }
+        };
+        store::trust_device(pool, &tokens::token_hash(&device_token), &acct.id, now).await?;
+        store::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id)).await?;
+        if verified.needs_rehash {
+            let hash = self.hasher.hash(password).await?;
+            store::set_password_hash(pool, &acct.id, &hash).await?;
+        }
+        Ok(Ok(LoginGranted { set_cookies }))
+    }
+
+    async fn signed_in(&self, ctx: &RequestCtx) -> Result<Option<(SessionRef, store::AccountRow)>> {
+        let Some(s) = &ctx.session else {
+            return Ok(None);
+        };
+        let Some(id) = &s.account_id else {
+            return Ok(None);
+        };
+        Ok(store::account_by_id(&self.db.pool, id)
+            .await?
+            .filter(|a| !a.disabled)
+            .map(|a| (s.clone(), a)))
+    }
+}
+
+#[async_trait]
+impl PortalBackend for Portal {
+    async fn login_password(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        self.login_inner(ctx, account, password).await?
+    }
+
+    async fn logout(&self, ctx: &RequestCtx) -> std::result::Result<Vec<String>, ApiError> {
+        if let Some(s) = &ctx.session {
+            store::delete_session(&self.db.pool, &s.id_hash)
+                .await
+                .map_err(ApiError::from)?;
+            if let Some(id) = &s.account_id {
+                let key = match store::account_by_id(&self.db.pool, id)
+                    .await
+                    .map_err(ApiError::from)?
+                {
+                    Some(a) => a.name,
+                    None => String::new(),
+                };
+                store::audit(
+                    &self.db.pool,
+                    &AuditEntry {
+                        kind: store::KIND_LOGOUT,
+                        account_key: &key,
+                        account_id: Some(id),
+                        client: &ctx.client,
+                        trusted: false,
+                        outcome: "ok",
+                        detail: None,
+                    },
+                    self.now(),
+                )
+                .await
+                .map_err(ApiError::from)?;
+            }
+        }
+        Ok(vec![self.cookies.clear_session()])
+    }
+
+    async fn current_user(
+        &self,
+        ctx: &RequestCtx,
+    ) -> std::result::Result<Option<UserSummary>, ApiError> {
+        Ok(self.signed_in(ctx).await?.map(|(_, a)| UserSummary {
+            account: a.name,
+            display_name: a.display_name,
+        }))
+    }
+
+    async fn my_area(&self, ctx: &RequestCtx) -> std::result::Result<MyArea, ApiError> {
+        let Some((session, acct)) = self.signed_in(ctx).await? else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let signed_in_at = from_ms(session.created_at_ms);
+        // The newest success is this session's own sign-in; the one before it is "previous".
+        let previous = store::recent_sign_ins(&self.db.pool, &acct.id, 5)
+            .await?
+            .into_iter()
+            .find(|t| *t < signed_in_at - Duration::seconds(1));
+        Ok(MyArea {
+            user: UserSummary {
+                account: acct.name,
+                display_name: acct.display_name,
+            },
+            signed_in_at: roc_datetime(signed_in_at),
+            previous_sign_in: previous.map(roc_datetime),
+            idle_timeout_minutes: self.sessions.idle_timeout.whole_minutes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn roc_datetime_is_taipei() {
+        assert_eq!(
+            roc_datetime(datetime!(2026-11-26 16:05 UTC)),
+            "民國 115 年 11 月 27 日 00:05"
+        );
+    }
+
+    #[test]
+    fn account_keys() {
+        assert_eq!(account_key(" WangXM ").0, "wangxm");
+        let (k, n) = account_key("王小明");
+        assert!(k.starts_with("invalid:") && n.is_none());
+        assert_eq!(account_key("王小明").0, k, "stable for throttling");
+    }
+
+    #[test]
+    fn cookie_flavours() {
+        let mut c = Config::defaults();
+        let http = CookieNames::for_config(&c);
+        assert_eq!(
+            http.session_cookie("t"),
+            "ecpa_sid=t; Path=/; HttpOnly; SameSite=Lax"
+        );
+        c.public_origin = url::Url::parse("https://ecpa.example.gov.tw").unwrap();
+        let https = CookieNames::for_config(&c);
+        assert_eq!(
+            https.session_cookie("t"),
+            "__Host-ecpa_sid=t; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(https.clear_session().contains("Max-Age=0"));
+    }
+}

@@ -1,0 +1,346 @@
+//! SQL for accounts, sessions, trusted devices and the audit log. Thin: no rules here.
+
+use crate::db::{from_ms, ms};
+use crate::error::Result;
+use crate::tokens::row_id;
+use ecpa_domain::throttle::{Attempt, AttemptOutcome};
+use sqlx::{AnyPool, Row};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+const ACCOUNT_COLS: &str = "id, name, display_name, email, password_hash, disabled";
+
+fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+pub struct NewAccount<'a> {
+    pub name: &'a str,
+    pub display_name: &'a str,
+    pub email: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+}
+
+pub async fn insert_account(
+    pool: &AnyPool,
+    a: &NewAccount<'_>,
+    now: OffsetDateTime,
+) -> Result<String> {
+    let id = row_id();
+    sqlx::query(
+        "INSERT INTO accounts (id, name, display_name, email, password_hash, disabled, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6)",
+    )
+    .bind(&id)
+    .bind(a.name)
+    .bind(a.display_name)
+    .bind(a.email)
+    .bind(a.password_hash)
+    .bind(ms(now))
+    .execute(pool)
+    .await?;
+    Ok(id)
+}
+
+pub async fn account_by_name(pool: &AnyPool, name: &str) -> Result<Option<AccountRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLS} FROM accounts WHERE name = $1"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(account_from).transpose()
+}
+
+pub async fn account_by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(account_from).transpose()
+}
+
+pub async fn set_password_hash(pool: &AnyPool, account_id: &str, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+// ---- sessions --------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub account_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+}
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub account_id: Option<&'a str>,
+    pub now: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub client: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+pub async fn insert_session(pool: &AnyPool, s: &NewSession<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, expires_at, client, user_agent) \
+         VALUES ($1, $2, $3, $3, $4, $5, $6)",
+    )
+    .bind(s.id_hash)
+    .bind(s.account_id)
+    .bind(ms(s.now))
+    .bind(ms(s.expires_at))
+    .bind(s.client)
+    .bind(s.user_agent.map(|u| u.chars().take(256).collect::<String>()))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn session(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>> {
+    let row = sqlx::query(
+        "SELECT id_hash, account_id, created_at, last_seen_at FROM sessions WHERE id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(SessionRow {
+            id_hash: r.try_get("id_hash")?,
+            account_id: r.try_get("account_id")?,
+            created_at: from_ms(r.try_get("created_at")?),
+            last_seen_at: from_ms(r.try_get("last_seen_at")?),
+        })
+    })
+    .transpose()
+}
+
+pub async fn touch_session(pool: &AnyPool, id_hash: &str, now: OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(ms(now))
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_session(pool: &AnyPool, id_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes sessions past their absolute expiry or idle for longer than `idle`.
+pub async fn purge_sessions(
+    pool: &AnyPool,
+    now: OffsetDateTime,
+    idle: time::Duration,
+) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(ms(now))
+        .bind(ms(now - idle))
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+// ---- trusted devices -------------------------------------------------------------------
+
+pub async fn is_trusted_device(
+    pool: &AnyPool,
+    token_hash: &str,
+    account_id: &str,
+    since: OffsetDateTime,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trusted_devices WHERE token_hash = $1 AND account_id = $2 AND last_used_at > $3",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(ms(since))
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn trust_device(
+    pool: &AnyPool,
+    token_hash: &str,
+    account_id: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO trusted_devices (token_hash, account_id, created_at, last_used_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (token_hash, account_id) DO UPDATE SET last_used_at = excluded.last_used_at",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(ms(now))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+// ---- audit log -------------------------------------------------------------------------
+
+pub const KIND_LOGIN_PASSWORD: &str = "login.password";
+pub const KIND_LOGOUT: &str = "logout";
+
+pub struct AuditEntry<'a> {
+    pub kind: &'a str,
+    pub account_key: &'a str,
+    pub account_id: Option<&'a str>,
+    pub client: &'a str,
+    pub trusted: bool,
+    pub outcome: &'a str,
+    pub detail: Option<&'a str>,
+}
+
+pub fn outcome_str(o: AttemptOutcome) -> &'static str {
+    match o {
+        AttemptOutcome::Success => "success",
+        AttemptOutcome::Failure => "failure",
+        AttemptOutcome::Pending => "pending",
+        AttemptOutcome::Throttled => "throttled",
+    }
+}
+
+fn outcome_from(s: &str) -> AttemptOutcome {
+    match s {
+        "success" => AttemptOutcome::Success,
+        "failure" => AttemptOutcome::Failure,
+        "throttled" => AttemptOutcome::Throttled,
+        // Unknown values count against the account, never for it.
+        _ => AttemptOutcome::Pending,
+    }
+}
+
+pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> Result<String> {
+    let id = row_id();
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, kind, account_key, account_id, client, trusted, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(ms(now))
+    .bind(e.kind)
+    .bind(e.account_key)
+    .bind(e.account_id)
+    .bind(e.client)
+    .bind(i64::from(e.trusted))
+    .bind(e.outcome)
+    .bind(e.detail)
+    .execute(pool)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_audit_outcome(
+    pool: &AnyPool,
+    id: &str,
+    outcome: &str,
+    account_id: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE audit_log SET outcome = $1, account_id = COALESCE($2, account_id) WHERE id = $3",
+    )
+    .bind(outcome)
+    .bind(account_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Password sign-in attempts on `account_key` since `since`, except `exclude_id`.
+pub async fn login_attempts(
+    pool: &AnyPool,
+    account_key: &str,
+    since: OffsetDateTime,
+    exclude_id: &str,
+) -> Result<Vec<Attempt>> {
+    let rows = sqlx::query(
+        "SELECT at, client, trusted, outcome FROM audit_log \
+         WHERE kind = $1 AND account_key = $2 AND at > $3 AND id <> $4 ORDER BY at DESC LIMIT 1000",
+    )
+    .bind(KIND_LOGIN_PASSWORD)
+    .bind(account_key)
+    .bind(ms(since))
+    .bind(exclude_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Attempt {
+                at: from_ms(r.try_get("at")?),
+                client: r.try_get("client")?,
+                trusted: r.try_get::<i64, _>("trusted")? != 0,
+                outcome: outcome_from(&r.try_get::<String, _>("outcome")?),
+            })
+        })
+        .collect()
+}
+
+/// Failed (or in-flight) password sign-ins by `client` on any account since `since`.
+pub async fn client_failures(
+    pool: &AnyPool,
+    client: &str,
+    since: OffsetDateTime,
+    exclude_id: &str,
+) -> Result<u32> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log \
+         WHERE kind = $1 AND client = $2 AND at > $3 AND outcome IN ('failure', 'pending') AND id <> $4",
+    )
+    .bind(KIND_LOGIN_PASSWORD)
+    .bind(client)
+    .bind(ms(since))
+    .bind(exclude_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// The account's successful sign-ins, newest first.
+pub async fn recent_sign_ins(
+    pool: &AnyPool,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<OffsetDateTime>> {
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM audit_log WHERE account_id = $1 AND kind LIKE 'login.%' AND outcome = 'success' \
+         ORDER BY at DESC LIMIT $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(from_ms).collect())
+}

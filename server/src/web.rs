@@ -1,0 +1,357 @@
+//! The HTTP edge: the axum router, the request-context middleware, security headers,
+//! health endpoints and the error pages that replace panics.
+
+use crate::{config::Config, error::ServerError, service::Portal};
+use axum::{
+    body::Body,
+    extract::{ConnectInfo, FromRef, Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use ecpa_app::{
+    api::backend::{RequestCtx, SharedBackend},
+    error::ApiError,
+    shell, App,
+};
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use std::{net::SocketAddr, sync::Arc};
+use tower_http::{
+    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
+};
+
+/// Request bodies above this are refused (413) before any handler reads them.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub portal: Arc<Portal>,
+}
+
+/// Paths that need a signed-in session before anything renders.
+fn is_protected(path: &str) -> bool {
+    path == "/my" || path.starts_with("/my/")
+}
+
+/// Paths served without a session lookup (static files, probes).
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || matches!(
+            path,
+            "/healthz" | "/readyz" | "/favicon.svg" | "/favicon.ico"
+        )
+}
+
+pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
+    let backend: SharedBackend = portal.clone();
+    let context = move || provide_context::<SharedBackend>(backend.clone());
+    let routes = generate_route_list(App);
+    let https = portal.config.is_https();
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        portal,
+    };
+
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let o = leptos_options.clone();
+            move || shell(o.clone())
+        })
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context, shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            error_page(StatusCode::INTERNAL_SERVER_ERROR)
+        }));
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "strict-origin-when-cross-origin"),
+        (
+            "content-security-policy",
+            "frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
+        ),
+        // The card popup (a later feature) needs its opener; nothing else may reach us.
+        ("cross-origin-opener-policy", "same-origin-allow-popups"),
+    ] {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    if https {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    app.with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    match st.portal.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// The cookie `name` from the request, if present.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn client_addr(req: &Request, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for {
+        let last_hop = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|s| !s.is_empty());
+        if let Some(ip) = last_hop.and_then(|s| s.parse::<std::net::IpAddr>().ok()) {
+            return ip.to_string();
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A state-changing request must come from our own pages: browsers say where a request
+/// comes from in `Sec-Fetch-Site` and `Origin`, and a cross-site form post is refused.
+fn same_origin(headers: &HeaderMap, config: &Config) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            if origin == config.origin_string() {
+                return true;
+            }
+            // Same origin as the host the browser addressed (e.g. localhost vs 127.0.0.1).
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let authority = origin.split_once("://").map(|(_, a)| a);
+            matches!((host, authority), (Some(h), Some(a)) if h == a)
+        }
+    }
+}
+
+async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if is_static(&path) {
+        return next.run(req).await;
+    }
+    let is_api = path.starts_with("/api/");
+    let portal = &st.portal;
+    if !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !same_origin(req.headers(), &portal.config)
+    {
+        tracing::warn!(%path, "cross-site request refused");
+        return failure(is_api, StatusCode::FORBIDDEN, ApiError::Forbidden);
+    }
+
+    let client = client_addr(&req, portal.config.trust_forwarded_for);
+    let presented = cookie(req.headers(), portal.cookies.session).map(str::to_owned);
+    let session = match &presented {
+        None => None,
+        Some(token) => match portal.resolve_session(token).await {
+            Ok(s) => s,
+            Err(e) => return server_failure(is_api, e),
+        },
+    };
+    let stale_cookie = presented.is_some() && session.is_none();
+    let signed_in = session.as_ref().is_some_and(|s| s.account_id.is_some());
+
+    if is_protected(&path) && !signed_in {
+        let mut res = Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(
+                header::LOCATION,
+                format!("/?next={}", path.replace('/', "%2F")),
+            )
+            .body(Body::empty())
+            .unwrap_or_default();
+        if stale_cookie {
+            append_cookie(&mut res, &portal.cookies.clear_session());
+        }
+        return res;
+    }
+
+    let ctx = RequestCtx {
+        client,
+        session,
+        device_token: cookie(req.headers(), portal.cookies.device).map(str::to_owned),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    req.extensions_mut().insert(ctx);
+    let mut res = next.run(req).await;
+    if stale_cookie && !res.headers().contains_key(header::SET_COOKIE) {
+        append_cookie(&mut res, &portal.cookies.clear_session());
+    }
+    res
+}
+
+fn append_cookie(res: &mut Response, cookie: &str) {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn server_failure(is_api: bool, e: ServerError) -> Response {
+    let api: ApiError = e.into();
+    let status = if api == ApiError::Unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    failure(is_api, status, api)
+}
+
+/// Server functions get the error in their own encoding; pages get an HTML page.
+fn failure(is_api: bool, status: StatusCode, e: ApiError) -> Response {
+    if is_api {
+        let body = serde_json::to_string(&e).unwrap_or_else(|_| "\"Internal\"".into());
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    } else {
+        error_page(status)
+    }
+}
+
+/// A self-contained error page (no database, no app rendering involved).
+pub fn error_page(status: StatusCode) -> Response {
+    let (title, text) = match status {
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "系統暫時無法提供服務",
+            "系統暫時無法連線資料庫，請稍後再試。",
+        ),
+        StatusCode::FORBIDDEN => (
+            "拒絕存取",
+            "此請求不是由本網站的網頁送出，已被拒絕。請回到首頁重新操作。",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("資料過大", "送出的資料超過系統允許的大小。"),
+        _ => (
+            "系統發生錯誤",
+            "很抱歉，系統發生錯誤。請稍後再試；若問題持續，請洽系統管理者。",
+        ),
+    };
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} - eCPA人事服務網</title><link rel=\"stylesheet\" href=\"/pkg/ecpa.css\"></head>\
+         <body><main id=\"main\" class=\"site-main\"><section class=\"card prose\"><h1>{title}</h1><p>{text}</p>\
+         <p><a class=\"btn btn--primary\" href=\"/\">返回首頁</a></p></section></main></body></html>"
+    );
+    let mut res = (status, html).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn cookies_are_found_among_many() {
+        let h = headers(&[("cookie", "a=1; ecpa_sid=tok; b=2"), ("cookie", "c=3")]);
+        assert_eq!(cookie(&h, "ecpa_sid"), Some("tok"));
+        assert_eq!(cookie(&h, "c"), Some("3"));
+        assert_eq!(cookie(&h, "ecpa"), None);
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let c = Config::defaults();
+        assert!(same_origin(&headers(&[]), &c));
+        assert!(same_origin(
+            &headers(&[("origin", "http://127.0.0.1:3000")]),
+            &c
+        ));
+        assert!(same_origin(
+            &headers(&[
+                ("origin", "http://localhost:3000"),
+                ("host", "localhost:3000")
+            ]),
+            &c
+        ));
+        assert!(!same_origin(
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:3000")
+            ]),
+            &c
+        ));
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            &c
+        ));
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            &c
+        ));
+        assert!(same_origin(
+            &headers(&[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://127.0.0.1:3000")
+            ]),
+            &c
+        ));
+    }
+}
