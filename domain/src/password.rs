@@ -196,7 +196,7 @@ mod tests {
         /// control characters, and not common, is accepted.
         #[test]
         fn strong_passwords_pass(
-            lower in "[a-z]{4,10}", upper in "[A-Z]{2,6}", digits in "[0-9]{2,6}", sym in "[-!#%&*+=?@^_~]{1,3}"
+            lower in "[a-z]{5,10}", upper in "[A-Z]{2,6}", digits in "[0-9]{2,6}", sym in "[-!#%&*+=?@^_~]{1,3}"
         ) {
             let pw = format!("{upper}{lower}{sym}{digits}");
             let v = p().check("zz_account_not_in_pw", &pw);

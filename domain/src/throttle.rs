@@ -5,8 +5,8 @@
 //!
 //! 1. **Client**: a client (an IP address) with too many failed sign-ins across all
 //!    accounts in a window is refused for a while. Stops one machine spraying many accounts.
-//! 2. **Pair**: after repeated consecutive failures of one (account, client) pair, that pair
-//!    is refused for a while. The owner on any other client is unaffected.
+//! 2. **Pair**: after repeated consecutive failures of one (account, client) pair within an
+//!    hour, that pair is refused for a while after the last of them. The owner on any other client is unaffected.
 //! 3. **Account**: failures on an account from clients that never signed in to it
 //!    ("untrusted") impose rising delays between attempts, and never more than
 //!    [`ThrottlePolicy::account_hourly_cap`] such failures in any rolling hour. Stops
@@ -131,11 +131,12 @@ impl ThrottlePolicy {
             };
         }
 
-        // 2. Pair: consecutive failures of this client since its last success, in the window.
+        // 2. Pair: the client's consecutive failures since its last success (within the
+        //    hour of history); blocked for `pair_block` after the last of them.
         let mut pair: Vec<&Attempt> = input
             .account_attempts
             .iter()
-            .filter(|a| a.client == input.client && now - a.at < self.pair_block)
+            .filter(|a| a.client == input.client && now - a.at < ACCOUNT_WINDOW)
             .filter(|a| a.outcome != AttemptOutcome::Throttled)
             .collect();
         pair.sort_by_key(|a| a.at);
@@ -144,8 +145,8 @@ impl ThrottlePolicy {
             .rev()
             .take_while(|a| a.outcome.is_failure())
             .collect();
-        if consecutive.len() as u32 >= self.pair_max_failures {
-            let last = consecutive.first().map(|a| a.at).unwrap_or(now);
+        let last = consecutive.first().map(|a| a.at).unwrap_or(now);
+        if consecutive.len() as u32 >= self.pair_max_failures && now - last < self.pair_block {
             return ThrottleDecision::Deny {
                 reason: ThrottleReason::Pair,
                 retry_after: at_least_1s(last + self.pair_block - now),
