@@ -6,7 +6,7 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e clean
+.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
@@ -44,6 +44,11 @@ unit:
 
 e2e: build-debug
 	cargo test -p ecpa-e2e --test e2e
+
+## Importer benchmark (not part of `make test`): 1,000,000 rows into SQLite and PostgreSQL.
+bench-import: setup
+	cargo build --release -p ecpa-server
+	scripts/bench-import.sh $(or $(ROWS),1000000)
 
 clean:
 	cargo clean

@@ -17,7 +17,7 @@ APT_PACKAGES=(
   build-essential pkg-config ca-certificates curl
   softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd
   chromium chromium-driver fonts-wqy-microhei
-  postgresql
+  postgresql time
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -29,8 +29,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  # The postgresql package would start a cluster service; we never use it (tests start
-  # their own throw-away servers), so keep policy-rc.d from starting daemons during install.
+  # (The postgresql package's own cluster is never used: tests start throw-away servers.)
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   log "Debian packages present"

@@ -22,6 +22,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("forbidden")]
     Forbidden,
+    #[error("not found")]
+    NotFound,
     #[error("server busy")]
     Busy,
     #[error("service unavailable")]
@@ -58,6 +60,7 @@ impl ApiError {
             }
             ApiError::Unauthenticated => "請先登入".into(),
             ApiError::Forbidden => "您沒有使用此功能的權限".into(),
+            ApiError::NotFound => "找不到您要的資料".into(),
             ApiError::Busy => "系統忙碌中，請稍後再試".into(),
             ApiError::Unavailable => "系統暫時無法提供服務，請稍後再試".into(),
             ApiError::InvalidInput(_) => "輸入的資料格式不正確".into(),

@@ -11,6 +11,7 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod wording;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -21,8 +22,8 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    cert_login::CertLoginPage, forgot_password::ForgotPasswordPage, home::HomePage,
-    my_area::MyAreaPage, not_found::NotFoundPage, section::SectionPage,
+    app_launch::AppLaunchPage, cert_login::CertLoginPage, forgot_password::ForgotPasswordPage,
+    home::HomePage, my_area::MyAreaPage, not_found::NotFoundPage, section::SectionPage,
 };
 
 /// The HTML document around the app (server side only renders this).
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                     // they work in a browser without JavaScript too.
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/my") view=MyAreaPage ssr=SsrMode::Async/>
+                    <Route path=path!("/apps/:code") view=AppLaunchPage ssr=SsrMode::Async/>
                     <Route path=path!("/login/certificate") view=CertLoginPage/>
                     <Route path=path!("/password/forgot") view=ForgotPasswordPage/>
                     <Route path=path!("/announcements") view=|| view! { <SectionPage title="最新公告"/> }/>

@@ -26,14 +26,7 @@ pub enum AccountNameError {
 #[serde(try_from = "String", into = "String")]
 pub struct AccountName(String);
 
-/// Full-width ASCII variants (U+FF01..=U+FF5E) and the ideographic space map to ASCII.
-fn fold_width(c: char) -> char {
-    match c {
-        '\u{3000}' => ' ',
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
-        _ => c,
-    }
-}
+use crate::text::fold_width;
 
 impl AccountName {
     pub fn parse(raw: &str) -> Result<Self, AccountNameError> {

@@ -5,8 +5,12 @@
 //! and call into these modules; they map the error types here to user-facing zh-TW text.
 
 pub mod account;
+pub mod eligibility;
+pub mod national_id;
 pub mod password;
+pub mod personnel;
 pub mod roc;
 pub mod session;
+pub mod text;
 pub mod throttle;
 pub mod tz;

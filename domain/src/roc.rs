@@ -98,3 +98,93 @@ mod tests {
         }
     }
 }
+
+/// Parses a date the way Taiwanese government files write it: ISO `2026-11-26`,
+/// `2026/11/26`, ROC `115/11/26`, `115-11-26`, or ROC compact `1151126` / `0991231`,
+/// Gregorian compact `20261126`. Full-width digits are folded first.
+pub fn parse_date(raw: &str) -> Option<Date> {
+    let s = crate::text::fold(raw);
+    let (y, m, d): (i32, u8, u8) = if let Some((a, rest)) = s.split_once(['-', '/', '.']) {
+        let (b, c) = rest.split_once(['-', '/', '.'])?;
+        if a.is_empty() || a.len() > 4 || b.is_empty() || b.len() > 2 || c.is_empty() || c.len() > 2
+        {
+            return None;
+        }
+        let y: i32 = a.parse().ok()?;
+        let y = if a.len() == 4 { y } else { y + 1911 };
+        (y, b.parse().ok()?, c.parse().ok()?)
+    } else if s.bytes().all(|b| b.is_ascii_digit()) {
+        match s.len() {
+            8 => (
+                s[..4].parse().ok()?,
+                s[4..6].parse().ok()?,
+                s[6..].parse().ok()?,
+            ),
+            7 => (
+                s[..3].parse::<i32>().ok()? + 1911,
+                s[3..5].parse().ok()?,
+                s[5..].parse().ok()?,
+            ),
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    if y < 1912 {
+        return None;
+    }
+    let month = time::Month::try_from(m).ok()?;
+    Date::from_calendar_date(y, month, d).ok()
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    #[test]
+    fn formats_in_the_wild() {
+        for s in [
+            "2026-11-26",
+            "2026/11/26",
+            "115/11/26",
+            "115-11-26",
+            "1151126",
+            "20261126",
+            "１１５／１１／２６",
+            " 115/11/26 ",
+        ] {
+            assert_eq!(parse_date(s), Some(date!(2026 - 11 - 26)), "{s}");
+        }
+        assert_eq!(parse_date("0991231"), Some(date!(2010 - 12 - 31)));
+        assert_eq!(parse_date("99/1/15"), Some(date!(2010 - 01 - 15)));
+        for s in [
+            "",
+            "115/13/01",
+            "115/02/30",
+            "abc",
+            "2026-11",
+            "1/2/3/4",
+            "0/01/01",
+            "20261301",
+        ] {
+            assert_eq!(parse_date(s), None, "{s}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn short_form_parses_back(days in 0i64..60_000) {
+            let d = date!(1912 - 01 - 01) + time::Duration::days(days);
+            let s = format_short(d).unwrap();
+            prop_assert_eq!(parse_date(&s), Some(d));
+            prop_assert_eq!(parse_date(&d.to_string()), Some(d));
+        }
+
+        #[test]
+        fn never_panics(s in "\\PC{0,16}") {
+            let _ = parse_date(&s);
+        }
+    }
+}

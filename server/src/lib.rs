@@ -6,11 +6,13 @@
 //! * [`web`]: the HTTP edge (router, middleware, headers, health, error pages).
 //! * [`hashing`], [`tokens`]: password hashing and random tokens.
 
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod personnel;
 pub mod service;
 pub mod store;
 pub mod tokens;

@@ -1,8 +1,20 @@
 //! `ecpa-server`: serve the portal, and the operator commands around it.
 
 use clap::{Parser, Subcommand};
-use ecpa_server::{config::Config, db::Db, demo, error::ServerError, service};
-use std::{io::BufRead, path::PathBuf, process::ExitCode, sync::Arc};
+use ecpa_server::{
+    config::Config,
+    db::Db,
+    demo,
+    error::ServerError,
+    personnel::{agencies, csvio::EncodingChoice, import, sample},
+    service,
+};
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +45,56 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCmd),
+    /// The personnel registry (表二): import files, generate samples.
+    #[command(subcommand)]
+    Personnel(PersonnelCmd),
+}
+
+#[derive(Subcommand)]
+enum PersonnelCmd {
+    /// Import a Table 2 CSV (UTF-8 or Big5). A batch with any invalid row changes nothing
+    /// unless --skip-invalid.
+    Import {
+        file: PathBuf,
+        /// auto (default), utf-8 or big5
+        #[arg(long, default_value = "auto")]
+        encoding: EncodingChoice,
+        /// Import the valid rows; write the rejected ones with reasons to --rejects.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Where rejected rows go (default FILE.rejected.csv).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Batch id (default: the file's SHA-256). Importing a batch again changes nothing.
+        #[arg(long)]
+        batch: Option<String>,
+        /// 入檔日期 for rows without one (YYYY-MM-DD or ROC 115/11/26; default today, Taipei).
+        #[arg(long)]
+        ingested_on: Option<String>,
+    },
+    /// Import the agency list (機關代碼, 機關名稱, 機關OID, 上級機關代碼).
+    ImportAgencies {
+        file: PathBuf,
+        #[arg(long, default_value = "auto")]
+        encoding: EncodingChoice,
+    },
+    /// Write a realistic sample Table 2 file of N rows (deterministic for a seed).
+    GenSample {
+        rows: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the matching agency list here.
+        #[arg(long)]
+        agencies_out: Option<PathBuf>,
+        #[arg(long, default_value_t = 200)]
+        agencies: usize,
+        /// utf-8 (default) or big5
+        #[arg(long, default_value = "utf-8")]
+        encoding: EncodingChoice,
+    },
 }
 
 #[derive(Subcommand)]
@@ -51,6 +113,13 @@ enum AccountCmd {
         #[arg(long)]
         name: String,
     },
+    /// Link an account to its person in the personnel registry.
+    Link {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        national_id: String,
+    },
 }
 
 fn read_password() -> Result<String, ServerError> {
@@ -61,6 +130,122 @@ fn read_password() -> Result<String, ServerError> {
         return Err(ServerError::Invalid("no password on standard input".into()));
     }
     Ok(pw)
+}
+
+fn write_encoded(
+    out: &mut dyn Write,
+    text: &[u8],
+    encoding: EncodingChoice,
+) -> std::io::Result<()> {
+    match encoding {
+        EncodingChoice::Big5 => {
+            let s = String::from_utf8_lossy(text);
+            let (bytes, _, unmappable) = encoding_rs::BIG5.encode(&s);
+            if unmappable {
+                return Err(std::io::Error::other("text not representable in Big5"));
+            }
+            out.write_all(&bytes)
+        }
+        _ => out.write_all(text),
+    }
+}
+
+async fn personnel(cmd: PersonnelCmd, config: Config) -> Result<(), ServerError> {
+    let io = |e: std::io::Error| ServerError::Io(e);
+    match cmd {
+        PersonnelCmd::GenSample {
+            rows,
+            seed,
+            out,
+            agencies_out,
+            agencies,
+            encoding,
+        } => {
+            if let Some(p) = agencies_out {
+                let mut buf = Vec::new();
+                sample::write_agencies(&mut buf, agencies).map_err(io)?;
+                let mut f = std::fs::File::create(p)?;
+                write_encoded(&mut f, &buf, encoding).map_err(io)?;
+            }
+            let mut sink: Box<dyn Write> = match out {
+                Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            if encoding == EncodingChoice::Big5 {
+                let mut buf = Vec::new();
+                sample::write_personnel(&mut buf, rows, agencies, seed).map_err(io)?;
+                write_encoded(&mut sink, &buf, encoding).map_err(io)?;
+            } else {
+                sample::write_personnel(&mut sink, rows, agencies, seed).map_err(io)?;
+            }
+            sink.flush()?;
+            Ok(())
+        }
+        PersonnelCmd::ImportAgencies { file, encoding } => {
+            let db = Db::connect(&config.database_url, 4).await?;
+            db.migrate().await?;
+            match agencies::import_agencies(&db, &file, encoding, time::OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(n) => {
+                    println!("{n} agencies imported");
+                    Ok(())
+                }
+                Err(e) => Err(report_import_error(e)),
+            }
+        }
+        PersonnelCmd::Import {
+            file,
+            encoding,
+            skip_invalid,
+            rejects,
+            batch,
+            ingested_on,
+        } => {
+            let ingested_on = match ingested_on {
+                Some(s) => Some(ecpa_domain::roc::parse_date(&s).ok_or_else(|| {
+                    ServerError::Invalid(format!("--ingested-on: not a date: {s}"))
+                })?),
+                None => None,
+            };
+            let db = Db::connect(&config.database_url, 4).await?;
+            db.migrate().await?;
+            let opts = import::ImportOptions {
+                encoding,
+                skip_invalid,
+                rejects,
+                batch_id: batch,
+                ingested_on,
+                progress: std::io::stderr().is_terminal(),
+            };
+            match import::import_personnel(&db, &file, &opts, time::OffsetDateTime::now_utc()).await
+            {
+                Ok(summary) => {
+                    for e in &summary.errors {
+                        eprintln!("rejected {e}");
+                    }
+                    println!("{summary}");
+                    Ok(())
+                }
+                Err(e) => Err(report_import_error(e)),
+            }
+        }
+    }
+}
+
+fn report_import_error(e: import::ImportError) -> ServerError {
+    if let import::ImportError::Rejected(summary) = &e {
+        for err in &summary.errors {
+            eprintln!("{err}");
+        }
+        if summary.rejected as usize > summary.errors.len() {
+            eprintln!(
+                "… and {} more",
+                summary.rejected as usize - summary.errors.len()
+            );
+        }
+    }
+    ServerError::Invalid(e.to_string())
 }
 
 async fn run(cli: Cli) -> Result<(), ServerError> {
@@ -97,6 +282,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             println!("added {n} demo account(s)\n{}", demo::describe());
             Ok(())
         }
+        Command::Personnel(cmd) => personnel(cmd, config).await,
         Command::Account(cmd) => {
             let db = Db::connect(&config.database_url, 2).await?;
             db.migrate().await?;
@@ -117,6 +303,13 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                     let pw = read_password()?;
                     portal.set_password(&name, &pw).await?;
                     println!("password set for {name}");
+                }
+                AccountCmd::Link { name, national_id } => {
+                    let acct = ecpa_server::store::account_by_name(&portal.db.pool, &name)
+                        .await?
+                        .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
+                    portal.link_person(&acct.id, &national_id).await?;
+                    println!("account {name} linked");
                 }
             }
             Ok(())

@@ -2,10 +2,12 @@
 //! over the database, the password hasher and the domain rules.
 
 use crate::{
+    catalog,
     config::Config,
     db::{from_ms, ms, Db},
     error::{Result, ServerError},
     hashing::PasswordHasher,
+    personnel::registry,
     store::{self, AuditEntry, NewAccount, NewSession},
     tokens,
 };
@@ -13,12 +15,14 @@ use async_trait::async_trait;
 use ecpa_app::{
     api::{
         backend::{LoginGranted, PortalBackend, RequestCtx, SessionRef},
-        MyArea, UserSummary,
+        AppEntry, AppLaunch, ECard, MyArea, RightStatus, TodoItem, UserSummary,
     },
     error::ApiError,
 };
 use ecpa_domain::{
     account::AccountName,
+    eligibility::{self, Right},
+    national_id::NationalId,
     password::{PasswordPolicy, PasswordViolation, MAX_PASSWORD_BYTES},
     roc,
     session::{SessionPolicy, SessionState},
@@ -174,6 +178,18 @@ impl Portal {
         self.check_password(name.as_str(), password)?;
         let hash = self.hasher.hash(password).await?;
         store::set_password_hash(&self.db.pool, &acct.id, &hash).await
+    }
+
+    /// Links an account to a person of the registry (by national ID).
+    pub async fn link_person(&self, account_id: &str, national_id: &str) -> Result<()> {
+        let nid = NationalId::parse(national_id)
+            .map_err(|e| ServerError::Invalid(format!("national ID: {e}")))?;
+        sqlx::query("UPDATE accounts SET national_id = $1 WHERE id = $2")
+            .bind(nid.as_str())
+            .bind(account_id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
     }
 
     fn check_password(&self, account: &str, password: &str) -> Result<()> {
@@ -407,12 +423,62 @@ impl PortalBackend for Portal {
         let Some((session, acct)) = self.signed_in(ctx).await? else {
             return Err(ApiError::Unauthenticated);
         };
+        let pool = &self.db.pool;
+        let now = self.now();
         let signed_in_at = from_ms(session.created_at_ms);
         // The newest success is this session's own sign-in; the one before it is "previous".
-        let previous = store::recent_sign_ins(&self.db.pool, &acct.id, 5)
+        let previous = store::recent_sign_ins(pool, &acct.id, 5)
             .await?
             .into_iter()
             .find(|t| *t < signed_in_at - Duration::seconds(1));
+        let current = self.current_record(&acct.id).await?;
+        let rights: Vec<RightStatus> = [
+            Right::NaturalCertificateUpload,
+            Right::OrganizationCertificateUpload,
+            Right::PersonnelSystems,
+        ]
+        .into_iter()
+        .map(|right| RightStatus {
+            right,
+            decision: eligibility::decide(right, current.as_ref().map(|c| &c.record), now),
+        })
+        .collect();
+        let officer_today = rights
+            .iter()
+            .any(|r| r.right == Right::PersonnelSystems && r.decision.is_ok());
+        let apps = catalog::visible_systems(pool, officer_today)
+            .await?
+            .into_iter()
+            .map(|a| AppEntry {
+                code: a.code,
+                name: a.name,
+                group_code: a.group_code,
+                group_name: a.group_name,
+                personnel_only: a.personnel_only,
+            })
+            .collect();
+        let todos = catalog::open_todos(pool, &acct.id)
+            .await?
+            .into_iter()
+            .map(|t| TodoItem {
+                title: t.title,
+                link: t.link,
+                due_on: t.due_on.as_deref().and_then(registry::parse_date_text),
+            })
+            .collect();
+        let ecard = current.map(|c| ECard {
+            national_id_masked: NationalId::parse(&c.national_id)
+                .map(|n| n.masked())
+                .unwrap_or_default(),
+            name: c.name,
+            agency: c.agency_name,
+            unit: c.record.unit_name.clone(),
+            title: c.title,
+            staff_category: c.record.staff_category.as_str().to_string(),
+            employment: c.record.employment,
+            ingested_on: c.record.ingested_on,
+            officer_basis: eligibility::officer_basis(&c.record),
+        });
         Ok(MyArea {
             user: UserSummary {
                 account: acct.name,
@@ -421,7 +487,75 @@ impl PortalBackend for Portal {
             signed_in_at: roc_datetime(signed_in_at),
             previous_sign_in: previous.map(roc_datetime),
             idle_timeout_minutes: self.sessions.idle_timeout.whole_minutes(),
+            today: tz::taipei_date(now),
+            ecard,
+            todos,
+            apps,
+            rights,
         })
+    }
+
+    async fn open_app(
+        &self,
+        ctx: &RequestCtx,
+        code: &str,
+    ) -> std::result::Result<AppLaunch, ApiError> {
+        let Some((_, acct)) = self.signed_in(ctx).await? else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let code = code.trim();
+        if code.is_empty() || code.len() > 16 {
+            return Err(ApiError::NotFound);
+        }
+        let Some(app) = catalog::system(&self.db.pool, code).await? else {
+            return Err(ApiError::NotFound);
+        };
+        let allowed = if app.personnel_only {
+            let current = self.current_record(&acct.id).await?;
+            eligibility::decide(
+                Right::PersonnelSystems,
+                current.as_ref().map(|c| &c.record),
+                self.now(),
+            )
+            .is_ok()
+        } else {
+            true
+        };
+        store::audit(
+            &self.db.pool,
+            &AuditEntry {
+                kind: store::KIND_APP_OPEN,
+                account_key: &acct.name,
+                account_id: Some(&acct.id),
+                client: &ctx.client,
+                trusted: false,
+                outcome: if allowed { "ok" } else { "forbidden" },
+                detail: Some(&app.code),
+            },
+            self.now(),
+        )
+        .await?;
+        if !allowed {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(AppLaunch {
+            code: app.code,
+            name: app.name,
+            url: app.url,
+        })
+    }
+}
+
+impl Portal {
+    /// The current registry record of the account's person, if linked.
+    pub async fn current_record(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<registry::CurrentRecord>> {
+        match registry::account_national_id(&self.db.pool, account_id).await? {
+            Some(nid) => registry::current_record(&self.db.pool, &nid).await,
+            None => Ok(None),
+        }
     }
 }
 

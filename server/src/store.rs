@@ -212,6 +212,7 @@ pub async fn trust_device(
 
 pub const KIND_LOGIN_PASSWORD: &str = "login.password";
 pub const KIND_LOGOUT: &str = "logout";
+pub const KIND_APP_OPEN: &str = "app.open";
 
 pub struct AuditEntry<'a> {
     pub kind: &'a str,

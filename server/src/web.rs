@@ -34,7 +34,7 @@ pub struct AppState {
 
 /// Paths that need a signed-in session before anything renders.
 fn is_protected(path: &str) -> bool {
-    path == "/my" || path.starts_with("/my/")
+    path == "/my" || path.starts_with("/my/") || path.starts_with("/apps/")
 }
 
 /// Paths served without a session lookup (static files, probes).

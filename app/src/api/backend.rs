@@ -4,7 +4,7 @@
 //! `Arc<dyn PortalBackend>` to Leptos through context; its middleware puts a
 //! [`RequestCtx`] into every request. Tests can supply any implementation.
 
-use super::{MyArea, UserSummary};
+use super::{AppLaunch, MyArea, UserSummary};
 use crate::error::ApiError;
 use async_trait::async_trait;
 use http::{header::SET_COOKIE, request::Parts, HeaderValue};
@@ -54,6 +54,9 @@ pub trait PortalBackend: Send + Sync + 'static {
     async fn current_user(&self, ctx: &RequestCtx) -> Result<Option<UserSummary>, ApiError>;
 
     async fn my_area(&self, ctx: &RequestCtx) -> Result<MyArea, ApiError>;
+
+    /// The system `code` if the signed-in user may use it today (`Forbidden` otherwise).
+    async fn open_app(&self, ctx: &RequestCtx, code: &str) -> Result<AppLaunch, ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn PortalBackend>;

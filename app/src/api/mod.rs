@@ -7,8 +7,13 @@
 pub mod backend;
 
 use crate::error::ApiError;
+use ecpa_domain::{
+    eligibility::{Decision, OfficerBasis, Right},
+    personnel::Employment,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use time::Date;
 
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +32,61 @@ pub struct MyArea {
     pub previous_sign_in: Option<String>,
     /// Minutes of inactivity after which this session ends.
     pub idle_timeout_minutes: i64,
+    /// Today in Taipei, as the server decided the rights.
+    pub today: Date,
+    /// 電子頁卡: the person's current record; `None` when the account has no registry link.
+    pub ecard: Option<ECard>,
+    /// 待辦事項, open ones.
+    pub todos: Vec<TodoItem>,
+    /// 應用系統 this user may use today, in catalog order.
+    pub apps: Vec<AppEntry>,
+    /// The registry-based rights and why each is (not) granted.
+    pub rights: Vec<RightStatus>,
+}
+
+/// 電子頁卡.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ECard {
+    pub name: String,
+    /// `A12****789`: the full number never leaves the server.
+    pub national_id_masked: String,
+    pub agency: String,
+    pub unit: String,
+    pub title: String,
+    pub staff_category: String,
+    pub employment: Employment,
+    pub ingested_on: Date,
+    pub officer_basis: Vec<OfficerBasis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TodoItem {
+    pub title: String,
+    pub link: Option<String>,
+    pub due_on: Option<Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppEntry {
+    pub code: String,
+    pub name: String,
+    pub group_code: String,
+    pub group_name: String,
+    pub personnel_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RightStatus {
+    pub right: Right,
+    pub decision: Decision,
+}
+
+/// An application system the user may open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLaunch {
+    pub code: String,
+    pub name: String,
+    pub url: String,
 }
 
 /// Where a successful sign-in may send the browser: only local paths of this portal.
@@ -84,6 +144,13 @@ pub async fn current_user() -> Result<Option<UserSummary>, ApiError> {
 pub async fn load_my_area() -> Result<MyArea, ApiError> {
     let ctx = backend::request_ctx()?;
     backend::backend()?.my_area(&ctx).await
+}
+
+/// Opens an application system: refused on the server unless the user qualifies today.
+#[server(endpoint = "open_app")]
+pub async fn open_app(code: String) -> Result<AppLaunch, ApiError> {
+    let ctx = backend::request_ctx()?;
+    backend::backend()?.open_app(&ctx, &code).await
 }
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
+pub mod app_launch;
 pub mod cert_login;
 pub mod forgot_password;
 pub mod home;

@@ -1,11 +1,14 @@
 //! 我的專區 (My Area). Requires sign-in: the server redirects signed-out visitors before
 //! rendering, and the page redirects again if the session ends while it is open.
 
-use crate::api::{load_my_area, Logout};
+use crate::api::{load_my_area, AppEntry, Logout, MyArea};
 use crate::error::ApiError;
+use crate::wording::{
+    employment_label, officer_basis_label, refusal_message, right_label, roc_short,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
+use leptos_router::components::{Redirect, A};
 
 #[component]
 pub fn MyAreaPage() -> impl IntoView {
@@ -19,50 +22,152 @@ pub fn MyAreaPage() -> impl IntoView {
                 match data.await {
                     Err(ApiError::Unauthenticated) => view! { <Redirect path="/?next=/my"/> }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
-                    Ok(area) => view! {
-                        <div class="my-area">
-                            <nav class="my-area__side card" aria-label="我的專區選單">
-                                <h1 class="my-area__title">"我的專區"</h1>
-                                <ul>
-                                    <li><a href="#ecard">"電子頁卡"</a></li>
-                                    <li><a href="#todo">"待辦事項"</a></li>
-                                    <li><a href="#apps">"應用系統"</a></li>
-                                </ul>
-                            </nav>
-                            <div class="my-area__main">
-                                <section class="card whoami" aria-labelledby="whoami-title">
-                                    <h2 id="whoami-title" class="visually-hidden">"登入者"</h2>
-                                    <p class="whoami__line">
-                                        <span class="whoami__name" id="signed-in-name">{area.user.display_name.clone()}</span>
-                                        " （帳號 "<span id="signed-in-account">{area.user.account.clone()}</span>"）已登入"
-                                    </p>
-                                    <ActionForm action=logout attr:class="logout-form">
-                                        <button type="submit" class="btn btn--secondary" id="logout">"登出"</button>
-                                    </ActionForm>
-                                </section>
-                                <section class="card" id="ecard" aria-labelledby="ecard-title">
-                                    <h2 id="ecard-title">"電子頁卡"</h2>
-                                    <dl class="facts">
-                                        <dt>"姓名"</dt><dd>{area.user.display_name}</dd>
-                                        <dt>"帳號"</dt><dd>{area.user.account}</dd>
-                                        <dt>"本次登入"</dt><dd>{area.signed_in_at}</dd>
-                                        <dt>"上次登入"</dt><dd>{area.previous_sign_in.unwrap_or_else(|| "（首次登入）".into())}</dd>
-                                    </dl>
-                                    <p class="hint">{format!("閒置 {} 分鐘後將自動登出。", area.idle_timeout_minutes)}</p>
-                                </section>
-                                <section class="card" id="todo" aria-labelledby="todo-title">
-                                    <h2 id="todo-title">"待辦事項"</h2>
-                                    <p>"目前沒有待辦事項。"</p>
-                                </section>
-                                <section class="card" id="apps" aria-labelledby="apps-title">
-                                    <h2 id="apps-title">"應用系統"</h2>
-                                    <p>"應用系統清單依人事資料開放；人事資料匯入後即顯示您可使用的系統。"</p>
-                                </section>
-                            </div>
-                        </div>
-                    }.into_any(),
+                    Ok(area) => view! { <MyAreaView area logout/> }.into_any(),
                 }
             })}
         </Suspense>
     }
+}
+
+#[component]
+fn MyAreaView(area: MyArea, logout: ServerAction<Logout>) -> impl IntoView {
+    let today = area.today;
+    let ecard = match area.ecard.clone() {
+        Some(c) => view! {
+            <dl class="facts" id="ecard-facts">
+                <dt>"姓名"</dt><dd>{c.name}</dd>
+                <dt>"身分證統一編號"</dt><dd>{c.national_id_masked}</dd>
+                <dt>"服務機關"</dt><dd id="ecard-agency">{c.agency}</dd>
+                <dt>"服務單位"</dt><dd id="ecard-unit">{c.unit}</dd>
+                <dt>"職稱"</dt><dd>{c.title}</dd>
+                <dt>"人員區分"</dt><dd>{c.staff_category}</dd>
+                <dt>"在職狀態"</dt><dd id="ecard-status">{employment_label(&c.employment)}</dd>
+                <dt>"入檔日期"</dt><dd id="ecard-ingested">{roc_short(c.ingested_on)}</dd>
+                <dt>"人事人員"</dt>
+                <dd>{if c.officer_basis.is_empty() {
+                    "否".to_string()
+                } else {
+                    format!("是（{}）", c.officer_basis.iter().map(|b| officer_basis_label(*b)).collect::<Vec<_>>().join("、"))
+                }}</dd>
+            </dl>
+        }
+        .into_any(),
+        None => view! {
+            <p class="notice" id="ecard-missing">"您的帳號尚未對應到人事資料，請洽貴機關人事單位。"</p>
+        }
+        .into_any(),
+    };
+
+    let rights = area
+        .rights
+        .iter()
+        .map(|r| {
+            let (class, text) = match &r.decision {
+                Ok(_) => ("right right--ok", "可使用".to_string()),
+                Err(refusal) => ("right right--no", refusal_message(refusal, today)),
+            };
+            view! { <li class=class><span class="right__label">{right_label(r.right)}</span>"："{text}</li> }
+        })
+        .collect_view();
+
+    let todos = if area.todos.is_empty() {
+        view! { <p>"目前沒有待辦事項。"</p> }.into_any()
+    } else {
+        let items = area
+            .todos
+            .iter()
+            .map(|t| {
+                let due = t
+                    .due_on
+                    .map(|d| format!("（期限 {}）", roc_short(d)))
+                    .unwrap_or_default();
+                let title = t.title.clone();
+                match t.link.clone() {
+                    Some(href) => view! { <li><A href=href>{title}</A>{due}</li> }.into_any(),
+                    None => view! { <li>{title}{due}</li> }.into_any(),
+                }
+            })
+            .collect_view();
+        view! { <ul class="todo-list" id="todo-list">{items}</ul> }.into_any()
+    };
+
+    let apps = app_groups(&area.apps);
+
+    view! {
+        <div class="my-area">
+            <nav class="my-area__side card" aria-label="我的專區選單">
+                <h1 class="my-area__title">"我的專區"</h1>
+                <ul>
+                    <li><a href="#ecard">"電子頁卡"</a></li>
+                    <li><a href="#todo">"待辦事項"</a></li>
+                    <li><a href="#apps">"應用系統"</a></li>
+                </ul>
+            </nav>
+            <div class="my-area__main">
+                <section class="card whoami" aria-labelledby="whoami-title">
+                    <h2 id="whoami-title" class="visually-hidden">"登入者"</h2>
+                    <p class="whoami__line">
+                        <span class="whoami__name" id="signed-in-name">{area.user.display_name.clone()}</span>
+                        " （帳號 "<span id="signed-in-account">{area.user.account.clone()}</span>"）已登入"
+                    </p>
+                    <ActionForm action=logout attr:class="logout-form">
+                        <button type="submit" class="btn btn--secondary" id="logout">"登出"</button>
+                    </ActionForm>
+                </section>
+                <section class="card" id="ecard" aria-labelledby="ecard-title">
+                    <h2 id="ecard-title">"電子頁卡"</h2>
+                    {ecard}
+                    <dl class="facts">
+                        <dt>"本次登入"</dt><dd>{area.signed_in_at}</dd>
+                        <dt>"上次登入"</dt><dd>{area.previous_sign_in.unwrap_or_else(|| "（首次登入）".into())}</dd>
+                    </dl>
+                    <h3 class="subhead">"使用資格"</h3>
+                    <ul class="rights" id="rights">{rights}</ul>
+                    <p class="hint">{format!("閒置 {} 分鐘後將自動登出。", area.idle_timeout_minutes)}</p>
+                </section>
+                <section class="card" id="todo" aria-labelledby="todo-title">
+                    <h2 id="todo-title">"待辦事項"</h2>
+                    {todos}
+                </section>
+                <section class="card" id="apps" aria-labelledby="apps-title">
+                    <h2 id="apps-title">"應用系統"</h2>
+                    {apps}
+                </section>
+            </div>
+        </div>
+    }
+}
+
+/// The catalog grouped as the seed's screen shows it (A. 人事資料填報及考核, ...).
+fn app_groups(apps: &[AppEntry]) -> AnyView {
+    if apps.is_empty() {
+        return view! { <p>"目前沒有可使用的應用系統。"</p> }.into_any();
+    }
+    let mut groups: Vec<(String, String, Vec<AppEntry>)> = Vec::new();
+    for a in apps {
+        match groups.last_mut() {
+            Some((code, _, list)) if *code == a.group_code => list.push(a.clone()),
+            _ => groups.push((a.group_code.clone(), a.group_name.clone(), vec![a.clone()])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(code, name, list)| {
+            let items = list
+                .into_iter()
+                .map(|a| {
+                    let href = format!("/apps/{}", a.code);
+                    let badge = a.personnel_only.then(|| view! { <span class="badge">"人事專用"</span> });
+                    view! { <li data-app=a.code.clone()><A href=href>{format!("{}: {}", a.code, a.name)}</A>{badge}</li> }
+                })
+                .collect_view();
+            view! {
+                <div class="app-group">
+                    <h3 class="subhead">{format!("{code}. {name}")}</h3>
+                    <ul class="app-list">{items}</ul>
+                </div>
+            }
+        })
+        .collect_view()
+        .into_any()
 }

@@ -2,6 +2,7 @@
 //! QA writes new scenarios in `features/*.feature` from these steps.
 
 mod auth;
+mod my_area;
 mod navigation;
 
 use cucumber::World;
