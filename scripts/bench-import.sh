@@ -7,24 +7,24 @@ cd "$(dirname "$0")/.."
 N=${1:-1000000}
 BIN=target/release/ecpa-server
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p ecpa-server" >&2; exit 1; }
-dir=$(mktemp -d /tmp/ecpa-bench.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+BENCH_DIR=$(mktemp -d /tmp/ecpa-bench.XXXXXX)
+trap 'rm -rf "$BENCH_DIR"' EXIT
 
 echo "== generating $N rows"
-/usr/bin/time -f "gen-sample: %e s, peak %M KiB" "$BIN" personnel gen-sample "$N" --seed 42 --out "$dir/personnel.csv" --agencies-out "$dir/agencies.csv"
-ls -l "$dir/personnel.csv" | awk '{printf "file: %.1f MB\n", $5/1e6}'
+/usr/bin/time -f "gen-sample: %e s, peak %M KiB" "$BIN" personnel gen-sample "$N" --seed 42 --out "$BENCH_DIR/personnel.csv" --agencies-out "$BENCH_DIR/agencies.csv"
+ls -l "$BENCH_DIR/personnel.csv" | awk '{printf "file: %.1f MB\n", $5/1e6}'
 
 run_import() {
   "$BIN" migrate >/dev/null
-  "$BIN" personnel import-agencies "$dir/agencies.csv" >/dev/null
-  /usr/bin/time -f "import: %e s wall, %U s user, peak RSS %M KiB" "$BIN" personnel import "$dir/personnel.csv"
+  "$BIN" personnel import-agencies "$BENCH_DIR/agencies.csv" >/dev/null
+  /usr/bin/time -f "import: %e s wall, %U s user, peak RSS %M KiB" "$BIN" personnel import "$BENCH_DIR/personnel.csv"
 }
 
 echo "== SQLite"
-ECPA_DATABASE_URL="sqlite://$dir/bench.db" run_import
-ls -l "$dir/bench.db" | awk '{printf "database: %.1f MB\n", $5/1e6}'
+ECPA_DATABASE_URL="sqlite://$BENCH_DIR/bench.db" run_import
+ls -l "$BENCH_DIR/bench.db" | awk '{printf "database: %.1f MB\n", $5/1e6}'
 
 echo "== PostgreSQL"
 export -f run_import
-export BIN dir
+export BIN BENCH_DIR
 scripts/with-postgres.sh bash -c 'ECPA_DATABASE_URL="$ECPA_TEST_PG_URL" run_import'
