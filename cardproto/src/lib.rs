@@ -1,0 +1,25 @@
+//! Facts of the Taiwanese card ecosystem that several crates need, defined once.
+//!
+//! * [`oid`]: the OIDs of the MOICA / GCA certificate profiles.
+//! * [`profile`] (feature `x509`): reads those profiles out of a certificate.
+
+pub mod oid {
+    pub const SUBJECT_DIRECTORY_ATTRIBUTES: &str = "2.5.29.9";
+    /// Subject type (身分類別).
+    pub const SUBJECT_TYPE: &str = "2.16.886.1.100.2.1";
+    /// Last four characters of the holder's national ID.
+    pub const ID_LAST4: &str = "2.16.886.1.100.2.51";
+    /// The agency's OID.
+    pub const AGENCY_OID: &str = "2.16.886.1.100.2.102";
+    /// Subject type: natural person.
+    pub const TYPE_NATURAL_PERSON: &str = "2.16.886.1.100.3.1.1";
+    /// Subject type: government agency.
+    pub const TYPE_GOVERNMENT_AGENCY: &str = "2.16.886.1.100.3.2.1.1";
+    /// Subject type: government unit.
+    pub const TYPE_GOVERNMENT_UNIT: &str = "2.16.886.1.100.3.2.1.2";
+    /// GPKI assurance level 3.
+    pub const POLICY_LEVEL3: &str = "2.16.886.101.0.3.3";
+}
+
+#[cfg(feature = "x509")]
+pub mod profile;
