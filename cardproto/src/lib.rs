@@ -1,6 +1,7 @@
 //! Facts of the Taiwanese card ecosystem that several crates need, defined once.
 //!
 //! * [`oid`]: the OIDs of the MOICA / GCA certificate profiles.
+//! * [`challenge`]: the portal challenge and its one canonical encoding (what cards sign).
 //! * [`profile`] (feature `x509`): reads those profiles out of a certificate.
 
 pub mod oid {
@@ -21,5 +22,6 @@ pub mod oid {
     pub const POLICY_LEVEL3: &str = "2.16.886.101.0.3.3";
 }
 
+pub mod challenge;
 #[cfg(feature = "x509")]
 pub mod profile;

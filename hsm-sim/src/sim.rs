@@ -422,7 +422,6 @@ impl Sim {
         let card_session = self.hsm.user_session(&number, spec.pin.as_bytes())?;
         let sign_pub = self.hsm.generate_rsa(&card_session, KEY_SIGN, "sign")?;
         let enc_pub = self.hsm.generate_rsa(&card_session, KEY_ENC, "encrypt")?;
-        drop(card_session);
 
         let ca_session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
         let issuer = pki::issuer(issuer_ca, self.ca_key(&st, issuer_ca, Some(&ca_session))?);
@@ -454,6 +453,19 @@ impl Sim {
             now,
         )
         .signed_by(&enc_key, &issuer)?;
+        self.hsm.store_certificate(
+            &card_session,
+            KEY_SIGN,
+            "signing certificate",
+            sign_cert.der(),
+        )?;
+        self.hsm.store_certificate(
+            &card_session,
+            KEY_ENC,
+            "encryption certificate",
+            enc_cert.der(),
+        )?;
+        drop(card_session);
         let meta = CardMeta {
             number,
             kind: spec.kind,

@@ -202,6 +202,30 @@ impl Hsm {
         Ok(RsaPublic { n, e })
     }
 
+    /// Stores a certificate object next to the key with the same CKA_ID (as card
+    /// middleware does), so PKCS#11 clients using SoftHSM directly find it.
+    pub fn store_certificate(
+        &self,
+        session: &Session,
+        id: u8,
+        label: &str,
+        der: &[u8],
+    ) -> Result<()> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der)
+            .map_err(|e| HsmError::Setup(format!("certificate: {e}")))?;
+        session.create_object(&[
+            Attribute::Subject(cert.tbs_certificate.subject.as_raw().to_vec()),
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::CertificateType(cryptoki::object::CertificateType::X_509),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Id(vec![id]),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Value(der.to_vec()),
+        ])?;
+        Ok(())
+    }
+
     fn private_key(
         session: &Session,
         token: &str,

@@ -1,0 +1,688 @@
+//! The HTTP face of the agent, compatible with the HiPKI Local Server: `GET /`,
+//! `POST /pkcs11info`, `POST /sign`, `GET /popupForm`, `GET /addDomain`.
+//!
+//! Who is asking is known for every request: through the popup, from the origin the browser
+//! reported to the relay page (`event.origin`, passed on in `X-ECPA-Relay-Origin`, honoured
+//! only on requests coming from the agent's own page); directly, from the `Origin` header.
+//! A request from a site not on the trusted list is answered `0x76000031` and touches no card.
+
+use crate::codes::Failure;
+use crate::service::{Agent, VERSION};
+use crate::trust::{normalize, Trust};
+use axum::{
+    body::to_bytes,
+    extract::{Query, Request, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use rand::RngCore;
+use serde_json::{json, Value};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+use zeroize::Zeroize;
+
+pub const MAX_BODY: usize = 64 * 1024;
+pub const RELAY_HEADER: &str = "x-ecpa-relay-origin";
+
+pub struct AppState {
+    pub agent: Agent,
+    pub trust: Trust,
+    pub port: u16,
+    /// Pending /addDomain confirmations: token → (site, issued).
+    confirmations: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl AppState {
+    pub fn new(agent: Agent, trust: Trust, port: u16) -> Self {
+        Self {
+            agent,
+            trust,
+            port,
+            confirmations: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn own_origins(&self) -> [String; 2] {
+        [
+            format!("http://127.0.0.1:{}", self.port),
+            format!("http://localhost:{}", self.port),
+        ]
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route(
+            "/pkcs11info",
+            axum::routing::post(pkcs11info).options(preflight),
+        )
+        .route("/sign", axum::routing::post(sign).options(preflight))
+        .route("/popupForm", get(popup_form))
+        .route("/addDomain", get(add_domain_page).post(add_domain_confirm))
+        .layer(middleware::from_fn_with_state(state.clone(), host_check))
+        .with_state(state)
+}
+
+/// DNS-rebinding defence: only `127.0.0.1:PORT` / `localhost:PORT` are answered.
+async fn host_check(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let ok = host == format!("127.0.0.1:{}", st.port) || host == format!("localhost:{}", st.port);
+    if !ok {
+        return (StatusCode::MISDIRECTED_REQUEST, "unknown host").into_response();
+    }
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    res
+}
+
+async fn index() -> Html<String> {
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><meta charset=\"utf-8\"><title>ECPA 讀卡元件</title>\
+         <body><h1>ECPA 讀卡元件</h1><p>version:{VERSION}</p></body></html>"
+    ))
+}
+
+/// The site asking, from the relay header (own page only) or the Origin header.
+pub fn asking_origin(headers: &HeaderMap, own: &[String]) -> Option<String> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
+    if own.iter().any(|o| o == origin) {
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        if fetch_site.is_some_and(|s| s != "same-origin") {
+            return None;
+        }
+        return headers
+            .get(RELAY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(normalize);
+    }
+    normalize(origin)
+}
+
+fn answer(v: Value, cors_origin: Option<&str>) -> Response {
+    let mut res = (StatusCode::OK, axum::Json(v)).into_response();
+    if let Some(o) = cors_origin {
+        if let Ok(v) = HeaderValue::from_str(o) {
+            res.headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            res.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+    res
+}
+
+fn failure(func: &str, f: &Failure) -> Value {
+    let (ret, last) = f.codes();
+    json!({ "func": func, "ret_code": ret, "last_error": last, "version": VERSION })
+}
+
+/// Checks the asker; returns (origin, whether to add CORS headers) or the refusal.
+fn admit(st: &AppState, headers: &HeaderMap, func: &str) -> Result<(String, bool), Box<Response>> {
+    let own = st.own_origins();
+    match asking_origin(headers, &own) {
+        Some(o) if st.trust.is_trusted(&o) => {
+            let direct = headers
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|h| !own.iter().any(|x| x == h));
+            Ok((o, direct))
+        }
+        other => {
+            tracing::warn!(origin = ?other, "request from a site not trusted");
+            Err(Box::new(answer(
+                failure(func, &Failure::SiteNotTrusted),
+                None,
+            )))
+        }
+    }
+}
+
+async fn pkcs11info(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let (origin, direct) = match admit(&st, &headers, "pkcs11info") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let with_cert = q.get("withcert").is_some_and(|v| v == "true");
+    let v = st.agent.pkcs11info(with_cert).await;
+    answer(v, direct.then_some(origin.as_str()))
+}
+
+async fn sign(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let headers = req.headers().clone();
+    let (origin, direct) = match admit(&st, &headers, "sign") {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let cors = direct.then_some(origin.as_str());
+    let mut body: Vec<u8> = match to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b.into(),
+        Err(_) => {
+            return answer(
+                failure("sign", &Failure::BadParameter("request too large".into())),
+                cors,
+            )
+        }
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    let mut package = if is_json {
+        String::from_utf8(body.clone()).ok()
+    } else {
+        url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "tbsPackage")
+            .map(|(_, v)| v.into_owned())
+    };
+    body.zeroize();
+    let v = match &package {
+        Some(p) => st.agent.sign(p, &origin).await,
+        None => failure("sign", &Failure::BadParameter("tbsPackage".into())),
+    };
+    if let Some(p) = package.as_mut() {
+        p.zeroize();
+    }
+    answer(v, cors)
+}
+
+/// CORS and Private Network Access preflights: granted to trusted sites only.
+async fn preflight(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalize);
+    let Some(origin) = origin.filter(|o| st.trust.is_trusted(o)) else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if headers
+        .get("access-control-request-private-network")
+        .is_some_and(|v| v == "true")
+    {
+        h.insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
+    }
+    res
+}
+
+fn nonce() -> String {
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn page(title: &str, body: &str, script: &str) -> Response {
+    let n = nonce();
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{font-family:sans-serif;margin:2rem;line-height:1.6}}button{{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}}</style></head>\
+         <body>{body}<script nonce=\"{n}\">{script}</script></body></html>"
+    );
+    let mut res = Html(html).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{n}'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'")) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+const POPUP_JS: &str = r#"(function(){
+  var done = false, status = document.getElementById('s');
+  function reply(origin, data) {
+    done = true;
+    try { window.opener.postMessage(data, origin); } catch (e) {}
+    setTimeout(function(){ window.close(); }, 50);
+  }
+  function codeAnswer(func, code) { return JSON.stringify({func: func, ret_code: code, last_error: 0}); }
+  window.addEventListener('message', function(ev) {
+    if (done || !window.opener || ev.source !== window.opener) return;
+    var req = ev.data;
+    if (typeof req === 'string') { try { req = JSON.parse(req); } catch (e) { reply(ev.origin, codeAnswer('unknown', 0x7600000B)); return; } }
+    var func = req && req.func, url, body = '';
+    if (func === 'GetUserCert') { url = '/pkcs11info?withcert=true'; }
+    else if (func === 'CheckEnvir') { url = '/pkcs11info'; }
+    else if (func === 'MakeSignature') { url = '/sign'; body = 'tbsPackage=' + encodeURIComponent(JSON.stringify(req)); }
+    else { reply(ev.origin, codeAnswer(String(func), 0x7600000E)); return; }
+    status.textContent = func === 'MakeSignature' ? '簽章中，請勿拔除卡片…' : '讀取卡片中…';
+    fetch(url, {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded', 'X-ECPA-Relay-Origin': ev.origin}, body: body})
+      .then(function(r){ return r.text(); })
+      .then(function(t){ reply(ev.origin, t); })
+      .catch(function(){ reply(ev.origin, codeAnswer(func === 'MakeSignature' ? 'sign' : 'pkcs11info', 0x76000034)); });
+  });
+  if (window.opener) { window.opener.postMessage(JSON.stringify({func: 'getTbs'}), '*'); }
+  else { status.textContent = '請由網站開啟此視窗。'; }
+  setTimeout(function(){ if (!done) window.close(); }, 60000);
+})();"#;
+
+/// The postMessage relay (one request per popup, answered only to the asking origin).
+async fn popup_form() -> Response {
+    page("ECPA 讀卡元件", "<p id=\"s\">讀卡元件處理中…</p>", POPUP_JS)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `GET /addDomain?domain=`: asks the user, in the agent's own page, to trust a site.
+async fn add_domain_page(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(site) = q.get("domain").and_then(|d| normalize(d)) else {
+        return page("ECPA 讀卡元件", "<p>網站位址格式不正確。</p>", "");
+    };
+    let token = nonce();
+    if let Ok(mut c) = st.confirmations.lock() {
+        c.retain(|_, (_, t)| t.elapsed() < Duration::from_secs(300));
+        c.insert(token.clone(), (site.clone(), Instant::now()));
+    }
+    let s = escape(&site);
+    let body = format!(
+        "<h1>信任此網站？</h1><p>網站 <strong id=\"site\">{s}</strong> 要求使用您的讀卡元件（自然人憑證、機關憑證）。</p>\
+         <p>只信任您正在使用的政府網站。信任後，此網站可以讀取卡片上的憑證，並在您輸入 PIN 碼後請卡片簽章。</p>\
+         <form method=\"post\" action=\"/addDomain\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <button type=\"submit\" name=\"decision\" value=\"trust\" id=\"trust\">信任此網站</button>\
+         <button type=\"submit\" name=\"decision\" value=\"cancel\" id=\"cancel\">取消</button></form>"
+    );
+    page("信任網站 - ECPA 讀卡元件", &body, "")
+}
+
+async fn add_domain_confirm(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::extract::Form<HashMap<String, String>>,
+) -> Response {
+    let own = st.own_origins();
+    let from_own_page = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| own.iter().any(|x| x == o));
+    let token = body.get("token").cloned().unwrap_or_default();
+    let pending = st
+        .confirmations
+        .lock()
+        .ok()
+        .and_then(|mut c| c.remove(&token));
+    let Some((site, issued)) =
+        pending.filter(|(_, t)| from_own_page && t.elapsed() < Duration::from_secs(300))
+    else {
+        return (
+            StatusCode::FORBIDDEN,
+            page(
+                "ECPA 讀卡元件",
+                "<p>此確認已失效，請重新由網站操作。</p>",
+                "",
+            ),
+        )
+            .into_response();
+    };
+    let _ = issued;
+    let trusted = body.get("decision").is_some_and(|d| d == "trust");
+    let code = if trusted {
+        match st.trust.add(&site) {
+            Ok(()) => crate::codes::OK,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store the trusted site");
+                crate::codes::CARD_ERROR
+            }
+        }
+    } else {
+        crate::codes::USER_CANCELLED
+    };
+    let msg = serde_json::to_string(&json!({ "func": "addDomain", "ret_code": code }))
+        .unwrap_or_default();
+    let site_js = serde_json::to_string(&site).unwrap_or_default();
+    let text = if trusted {
+        "已將網站加入信任清單，此視窗將自動關閉。"
+    } else {
+        "已取消。"
+    };
+    let script = format!("if(window.opener){{try{{window.opener.postMessage({}, {site_js});}}catch(e){{}}}} setTimeout(function(){{window.close();}},800);", serde_json::to_string(&msg).unwrap_or_default());
+    page(
+        "ECPA 讀卡元件",
+        &format!("<p id=\"result\">{text}</p>"),
+        &script,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::{MockReaders, MockTokens, ReaderState, SlotSummary};
+    use crate::codes;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    const PORT: u16 = 61161;
+    const PORTAL: &str = "https://ecpa.example.gov.tw";
+
+    fn app(tokens_called: bool) -> (Router, Arc<AppState>) {
+        let mut t = MockTokens::new();
+        if tokens_called {
+            t.expect_slots().returning(|_| {
+                Ok(vec![SlotSummary {
+                    slot_id: 0,
+                    description: "Virtual PCD 00 00".into(),
+                    token: None,
+                }])
+            });
+        } else {
+            t.expect_slots().never();
+            t.expect_sign().never();
+        }
+        let mut r = MockReaders::new();
+        r.expect_list().returning(|| {
+            Ok(vec![ReaderState {
+                name: "Virtual PCD 00 00".into(),
+                card_present: true,
+            }])
+        });
+        let agent = Agent::new(Some(Arc::new(r)), Arc::new(t));
+        let st = Arc::new(AppState::new(
+            agent,
+            Trust::new(vec![PORTAL.to_string()], None),
+            PORT,
+        ));
+        (router(st.clone()), st)
+    }
+
+    async fn send(app: &Router, req: axum::http::Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let res = app.clone().oneshot(req).await.unwrap();
+        let (p, b) = res.into_parts();
+        (
+            p.status,
+            p.headers,
+            String::from_utf8_lossy(&b.collect().await.unwrap().to_bytes()).into_owned(),
+        )
+    }
+
+    fn post(
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> axum::http::Request<Body> {
+        let mut b = axum::http::Request::post(path).header("host", format!("127.0.0.1:{PORT}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(body.into()).unwrap()
+    }
+
+    fn ret(body: &str) -> u64 {
+        serde_json::from_str::<Value>(body).unwrap()["ret_code"]
+            .as_u64()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn host_header_is_checked() {
+        let (a, _) = app(false);
+        let ok = axum::http::Request::get("/")
+            .header("host", "localhost:61161")
+            .body(Body::empty())
+            .unwrap();
+        let (s, _, body) = send(&a, ok).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains(&format!("version:{VERSION}")));
+        for host in ["evil.example:61161", "127.0.0.1:61162", "127.0.0.1"] {
+            let r = axum::http::Request::get("/")
+                .header("host", host)
+                .body(Body::empty())
+                .unwrap();
+            assert_eq!(
+                send(&a, r).await.0,
+                StatusCode::MISDIRECTED_REQUEST,
+                "{host}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn untrusted_sites_touch_no_card() {
+        let (a, _) = app(false);
+        for headers in [
+            vec![("origin", "https://phish.example")],
+            vec![],
+            // The relay header counts only on requests from the agent's own page.
+            vec![("origin", "https://phish.example"), (RELAY_HEADER, PORTAL)],
+            vec![
+                ("origin", "http://127.0.0.1:61161"),
+                ("sec-fetch-site", "same-origin"),
+                (RELAY_HEADER, "https://phish.example"),
+            ],
+            vec![
+                ("origin", "http://127.0.0.1:61161"),
+                ("sec-fetch-site", "cross-site"),
+                (RELAY_HEADER, PORTAL),
+            ],
+            vec![("origin", "null")],
+        ] {
+            for path in ["/pkcs11info?withcert=true", "/sign"] {
+                let (s, h, body) = send(&a, post(path, &headers, "tbsPackage=%7B%7D")).await;
+                assert_eq!(s, StatusCode::OK);
+                assert_eq!(
+                    ret(&body),
+                    u64::from(codes::SITE_NOT_TRUSTED),
+                    "{headers:?} {path}"
+                );
+                assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn trusted_sites_directly_and_through_the_popup() {
+        let (a, _) = app(true);
+        let (_, h, body) = send(&a, post("/pkcs11info", &[("origin", PORTAL)], "")).await;
+        assert_eq!(
+            ret(&body),
+            u64::from(codes::NO_CARD),
+            "reaches the card layer"
+        );
+        assert_eq!(
+            h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .and_then(|v| v.to_str().ok()),
+            Some(PORTAL)
+        );
+        let relayed = [
+            ("origin", "http://localhost:61161"),
+            ("sec-fetch-site", "same-origin"),
+            (RELAY_HEADER, PORTAL),
+        ];
+        let (_, h, body) = send(&a, post("/pkcs11info", &relayed, "")).await;
+        assert_eq!(ret(&body), u64::from(codes::NO_CARD));
+        assert!(
+            h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(),
+            "the popup is same-origin"
+        );
+    }
+
+    #[tokio::test]
+    async fn preflights_only_for_trusted_sites() {
+        let (a, _) = app(false);
+        let pre = |origin: &str| {
+            axum::http::Request::builder()
+                .method("OPTIONS")
+                .uri("/sign")
+                .header("host", "127.0.0.1:61161")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-private-network", "true")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (s, h, _) = send(&a, pre(PORTAL)).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(
+            h.get("access-control-allow-private-network")
+                .and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
+        assert_eq!(
+            h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .and_then(|v| v.to_str().ok()),
+            Some(PORTAL)
+        );
+        let (s, h, _) = send(&a, pre("https://phish.example")).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(h.get("access-control-allow-private-network").is_none());
+    }
+
+    #[tokio::test]
+    async fn malformed_and_huge_packages_get_clear_codes() {
+        let (a, _) = app(false);
+        let h = [
+            ("origin", PORTAL),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let (_, _, b) = send(&a, post("/sign", &h, "tbsPackage=%7Bnot%20json")).await;
+        assert_eq!(ret(&b), u64::from(codes::BAD_JSON));
+        let (_, _, b) = send(&a, post("/sign", &h, "other=1")).await;
+        assert_eq!(ret(&b), u64::from(codes::BAD_PARAMETER));
+        let huge = format!("tbsPackage={}", "A".repeat(MAX_BODY * 4));
+        let (s, _, b) = send(&a, post("/sign", &h, huge)).await;
+        assert_eq!(
+            (s, ret(&b)),
+            (StatusCode::OK, u64::from(codes::BAD_PARAMETER))
+        );
+        let (_, _, b) = send(&a, post("/sign", &h, vec![0xFFu8, 0xFE, 0x00])).await;
+        assert_eq!(ret(&b), u64::from(codes::BAD_PARAMETER));
+    }
+
+    #[tokio::test]
+    async fn popup_relay_page() {
+        let (a, _) = app(false);
+        let r = axum::http::Request::get("/popupForm")
+            .header("host", "127.0.0.1:61161")
+            .body(Body::empty())
+            .unwrap();
+        let (s, h, body) = send(&a, r).await;
+        assert_eq!(s, StatusCode::OK);
+        let csp = h
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_default();
+        assert!(!nonce.is_empty() && body.contains(&format!("<script nonce=\"{nonce}\">")));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        for needle in [
+            "func: 'getTbs'",
+            "GetUserCert",
+            "CheckEnvir",
+            "MakeSignature",
+            "postMessage(data, origin)",
+            "ev.source !== window.opener",
+            RELAY_HEADER.to_ascii_uppercase().as_str(),
+        ] {
+            assert!(
+                body.to_ascii_uppercase()
+                    .contains(&needle.to_ascii_uppercase()),
+                "{needle}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn add_domain_needs_the_users_click_on_the_agents_page() {
+        let (a, st) = app(false);
+        let site = "https://new-portal.example";
+        let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
+            .header("host", "127.0.0.1:61161")
+            .body(Body::empty())
+            .unwrap();
+        let (_, _, body) = send(&a, r).await;
+        assert!(body.contains(site));
+        let token = body
+            .split("name=\"token\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let form = |tok: &str| format!("token={tok}&decision=trust");
+        // A web page posting the form (another Origin) cannot approve.
+        let (s, _, _) = send(
+            &a,
+            post(
+                "/addDomain",
+                &[
+                    ("origin", "https://phish.example"),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                form(&token),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(!st.trust.is_trusted(site));
+        // The token was used up by that attempt; a fresh page, confirmed from the agent's own page, works.
+        let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
+            .header("host", "127.0.0.1:61161")
+            .body(Body::empty())
+            .unwrap();
+        let (_, _, body) = send(&a, r).await;
+        let token = body
+            .split("name=\"token\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let own = [
+            ("origin", "http://127.0.0.1:61161"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let (s, _, body) = send(&a, post("/addDomain", &own, form(&token))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("addDomain") && st.trust.is_trusted(site));
+        let (s, _, _) = send(&a, post("/addDomain", &own, form(&token))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "a token works once");
+    }
+}
