@@ -6,15 +6,21 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean
+.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
 	@scripts/setup.sh
 
-## Build in release, create/migrate the SQLite database, seed demo data when new, serve.
+## Build in release, create/migrate the SQLite database, seed demo data when new, start the
+## simulated cards and the card agent (see demo-cards), serve.
 run: setup build
-	ECPA_SITE_ROOT=target/site target/release/ecpa-server serve --demo-if-empty
+	@scripts/demo-cards.sh || echo "warning: simulated cards not started; certificate sign-in is unavailable (password sign-in works)"
+	ECPA_SITE_ROOT=target/site ECPA_CARD_PKI_DIR=$(CURDIR)/data/cards/pki target/release/ecpa-server serve --demo-if-empty
+
+## Simulated cards in virtual readers + the card agent, for trying certificate sign-in.
+demo-cards: setup
+	@scripts/demo-cards.sh
 
 ## Live-reloading development server.
 dev: setup
@@ -43,6 +49,7 @@ unit:
 	scripts/with-postgres.sh cargo nextest run --workspace --exclude ecpa-e2e --no-fail-fast
 
 e2e: build-debug
+	cargo build -p hsm-sim -p ecpa-agent
 	cargo test -p ecpa-e2e --test e2e
 
 ## Importer benchmark (not part of `make test`): 1,000,000 rows into SQLite and PostgreSQL.

@@ -1,34 +1,10 @@
 //! The HiPKI Local Server's `ret_code` / `last_error` values, and this agent's own.
 //! Every failure of the agent maps to exactly one row of [`table`] (README lists it).
 
-pub const OK: u32 = 0;
-pub const NO_CARD: u32 = 0x7600_0006;
-pub const NO_READER: u32 = 0x7610_0003;
-pub const CARD_LOGIN_FAILED: u32 = 0x7610_0006;
-pub const SITE_NOT_TRUSTED: u32 = 0x7600_0031;
-pub const NO_PIN: u32 = 0x7600_0998;
-pub const USER_CANCELLED: u32 = 0x7600_0999;
-pub const BAD_JSON: u32 = 0x7600_000B;
-pub const BAD_PARAMETER: u32 = 0x7600_000C;
-pub const UNSUPPORTED_METHOD: u32 = 0x7600_000E;
-/// This agent's: the `tbs` is a portal challenge for another site than the one asking.
-pub const ORIGIN_MISMATCH: u32 = 0x7600_0032;
-/// This agent's: the card is busy with another operation, or did not answer in time.
-pub const CARD_BUSY: u32 = 0x7600_0033;
-/// This agent's: the card or its module failed in a way not listed above.
-pub const CARD_ERROR: u32 = 0x7600_0034;
-
-/// `last_error` values (PKCS#11 return values and HiPKI's tries-left codes).
-pub mod last {
-    pub const NONE: u32 = 0;
-    pub const PIN_INCORRECT: u32 = 0xA0;
-    pub const PIN_LEN_RANGE: u32 = 0xA2;
-    pub const PIN_LOCKED: u32 = 0xA4;
-    pub const TWO_TRIES_LEFT: u32 = 0x8000_0002;
-    pub const ONE_TRY_LEFT: u32 = 0x8000_0001;
-    pub const DEVICE_REMOVED: u32 = 0x32;
-    pub const TOKEN_NOT_PRESENT: u32 = 0xE0;
-}
+pub use ecpa_cardproto::hipki::{
+    last, BAD_JSON, BAD_PARAMETER, CARD_BUSY, CARD_ERROR, CARD_LOGIN_FAILED, NO_CARD, NO_PIN,
+    NO_READER, OK, ORIGIN_MISMATCH, SITE_NOT_TRUSTED, UNSUPPORTED_METHOD, USER_CANCELLED,
+};
 
 /// Why an agent request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,8 @@
 //! The server maps its own failures into [`ApiError`] once, at its edge; the UI maps
 //! [`ApiError`] to text here, once. Internal details never travel: `Internal` carries none.
 
+use ecpa_cardproto::refusal::ProofRefusal;
+use ecpa_domain::eligibility::Refusal;
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -24,6 +26,18 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// A card proof was refused, with the check that refused it.
+    #[error("card proof refused: {0:?}")]
+    Card(ProofRefusal),
+    /// The registry does not grant the right (certificate upload or use).
+    #[error("not eligible: {refusal:?}")]
+    NotEligible { refusal: Refusal, today: time::Date },
+    /// Certificate sign-in is not configured on this server.
+    #[error("certificate sign-in not configured")]
+    CardsUnavailable,
+    /// No certificate upload in progress for this browser (or it expired).
+    #[error("no upload in progress")]
+    NoUploadInProgress,
     #[error("server busy")]
     Busy,
     #[error("service unavailable")]
@@ -61,11 +75,58 @@ impl ApiError {
             ApiError::Unauthenticated => "請先登入".into(),
             ApiError::Forbidden => "您沒有使用此功能的權限".into(),
             ApiError::NotFound => "找不到您要的資料".into(),
+            ApiError::Card(r) => card_refusal_message(*r).into(),
+            ApiError::NotEligible { refusal, today } => {
+                crate::wording::refusal_message(refusal, *today)
+            }
+            ApiError::CardsUnavailable => "本站尚未設定憑證登入，請改用帳號密碼登入。".into(),
+            ApiError::NoUploadInProgress => {
+                "憑證上傳作業已逾時或尚未開始，請從第一步重新操作。".into()
+            }
             ApiError::Busy => "系統忙碌中，請稍後再試".into(),
             ApiError::Unavailable => "系統暫時無法提供服務，請稍後再試".into(),
             ApiError::InvalidInput(_) => "輸入的資料格式不正確".into(),
             ApiError::Internal => "系統發生錯誤，請稍後再試".into(),
             ApiError::Transport(_) => "無法連線至伺服器，請檢查網路後再試".into(),
+        }
+    }
+}
+
+/// What each refused check means to the user.
+pub fn card_refusal_message(r: ProofRefusal) -> &'static str {
+    match r {
+        ProofRefusal::MalformedToken | ProofRefusal::UnsupportedAlgorithm => {
+            "讀卡元件傳回的資料格式不正確，請重新操作。"
+        }
+        ProofRefusal::CertificateUnparsable => "無法讀取卡片上的憑證。",
+        ProofRefusal::NotSigningCertificate => "此憑證不是簽章用憑證，請使用卡片上的簽章憑證。",
+        ProofRefusal::WrongCertificateType => "此憑證不是本系統接受的自然人憑證或機關憑證。",
+        ProofRefusal::UntrustedIssuer => "此憑證不是由受信任的憑證管理中心簽發。",
+        ProofRefusal::CertificateExpired => "此憑證已過期，請至憑證管理中心辦理展期或換發。",
+        ProofRefusal::CertificateNotYetValid => "此憑證尚未生效。",
+        ProofRefusal::Revoked => "此憑證已被廢止，無法使用。",
+        ProofRefusal::CrlStale | ProofRefusal::CrlMissing => {
+            "目前無法確認憑證的廢止狀態，請稍後再試。"
+        }
+        ProofRefusal::ChallengeMalformed | ProofRefusal::ChallengeWrongOrigin => {
+            "簽章內容不是本網站的登入請求，已拒絕。"
+        }
+        ProofRefusal::ChallengeUnknown | ProofRefusal::ChallengeOtherSession => {
+            "登入請求無效，請重新整理頁面後再試。"
+        }
+        ProofRefusal::ChallengeExpired => "登入請求已逾時（5 分鐘），請重新操作。",
+        ProofRefusal::ChallengeUsed => "此登入請求已使用過，請重新操作。",
+        ProofRefusal::ChallengeWrongPurpose => "登入請求的用途不符，請重新操作。",
+        ProofRefusal::BadSignature => "憑證簽章驗證失敗，請重新操作。",
+        ProofRefusal::NotBound => "找不到對應的憑證資訊，請依下列步驟，完成憑證上傳作業",
+        ProofRefusal::IdMismatch => {
+            "此自然人憑證不屬於您的帳號（身分證統一編號末四碼不符），無法上傳。"
+        }
+        ProofRefusal::AgencyMismatch => "此機關憑證不屬於您服務的機關，無法上傳。",
+        ProofRefusal::AlreadyBound => "此憑證已上傳至其他帳號，無法重複上傳。",
+        ProofRefusal::AlreadyBoundToYou => "此憑證已上傳至您的帳號，日後可直接以此憑證登入。",
+        ProofRefusal::NoPersonRecord => {
+            "您的帳號尚未對應人事資料，無法上傳憑證，請洽貴機關人事單位。"
         }
     }
 }

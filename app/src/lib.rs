@@ -8,6 +8,7 @@
 //! * [`pages`] and [`components`] are the screens.
 
 pub mod api;
+pub mod card_client;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -22,8 +23,15 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    app_launch::AppLaunchPage, cert_login::CertLoginPage, forgot_password::ForgotPasswordPage,
-    home::HomePage, my_area::MyAreaPage, not_found::NotFoundPage, section::SectionPage,
+    app_launch::AppLaunchPage,
+    cert_login::CertLoginPage,
+    cert_upload::{CertUploadPage, MyCertUploadPage},
+    forgot_password::ForgotPasswordPage,
+    help_card::HelpCardAgentPage,
+    home::HomePage,
+    my_area::MyAreaPage,
+    not_found::NotFoundPage,
+    section::SectionPage,
 };
 
 /// The HTML document around the app (server side only renders this).
@@ -63,6 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/my") view=MyAreaPage ssr=SsrMode::Async/>
                     <Route path=path!("/apps/:code") view=AppLaunchPage ssr=SsrMode::Async/>
                     <Route path=path!("/login/certificate") view=CertLoginPage/>
+                    <Route path=path!("/cert/upload/:kind") view=CertUploadPage/>
+                    <Route path=path!("/my/cert-upload") view=MyCertUploadPage/>
+                    <Route path=path!("/help/card-agent") view=HelpCardAgentPage/>
                     <Route path=path!("/password/forgot") view=ForgotPasswordPage/>
                     <Route path=path!("/announcements") view=|| view! { <SectionPage title="最新公告"/> }/>
                     <Route path=path!("/polls") view=|| view! { <SectionPage title="主題投票"/> }/>

@@ -2,6 +2,7 @@
 //!
 //! * [`oid`]: the OIDs of the MOICA / GCA certificate profiles.
 //! * [`challenge`]: the portal challenge and its one canonical encoding (what cards sign).
+//! * [`hipki`]: the card component's codes and answers, and what they mean for a page.
 //! * [`profile`] (feature `x509`): reads those profiles out of a certificate.
 
 pub mod oid {
@@ -23,5 +24,12 @@ pub mod oid {
 }
 
 pub mod challenge;
+pub mod hipki;
 #[cfg(feature = "x509")]
 pub mod profile;
+pub mod refusal;
+pub mod token;
+#[cfg(feature = "verify")]
+pub mod verify;
+#[cfg(feature = "verify")]
+pub use webpki;

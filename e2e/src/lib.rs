@@ -102,8 +102,23 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// How a scenario's server is started.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Listen on this port (default: a free one).
+    pub port: Option<u16>,
+    /// hsm-sim's exported trust anchors and CRLs (enables certificate sign-in).
+    pub card_pki_dir: Option<PathBuf>,
+    /// The card agent's origin the pages use.
+    pub agent_origin: Option<String>,
+}
+
 impl Server {
     pub async fn start() -> Result<Self> {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    pub async fn start_with(opts: ServerOptions) -> Result<Self> {
         let root = workspace();
         let bin = std::env::var_os("ECPA_E2E_SERVER_BIN")
             .map(PathBuf::from)
@@ -119,7 +134,10 @@ impl Server {
             )));
         }
         let dir = tempfile::tempdir()?;
-        let port = free_port()?;
+        let port = match opts.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let log = dir.path().join("server.log");
         let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new(&bin);
@@ -133,9 +151,16 @@ impl Server {
             .env("ECPA_SITE_ROOT", &site)
             .env("ECPA_LOG", "info,sqlx=warn")
             .env_remove("ECPA_CONFIG")
+            .env_remove("ECPA_CARD_PKI_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone()?))
             .stderr(Stdio::from(out));
+        if let Some(dir) = &opts.card_pki_dir {
+            cmd.env("ECPA_CARD_PKI_DIR", dir);
+        }
+        if let Some(o) = &opts.agent_origin {
+            cmd.env("ECPA_AGENT_ORIGIN", o);
+        }
         die_with_parent(&mut cmd);
         let child = cmd.spawn()?;
         let base_url = format!("http://127.0.0.1:{port}");
@@ -250,4 +275,207 @@ impl Driver {
 #[derive(Debug, Clone, Copy)]
 pub struct DriverRef<'a> {
     pub url: &'a str,
+}
+
+/// The card side of a scenario: its own hsm-sim state (test PKI and cards, keys in SoftHSM),
+/// pcscd with the virtual readers (the machine's one, started if missing), and a card agent
+/// on a free port using OpenSC's PKCS#11 module. Cards are ejected and the agent stopped at
+/// [`CardLab::stop`] (and the agent dies with the harness).
+#[derive(Debug)]
+pub struct CardLab {
+    dir: tempfile::TempDir,
+    sim: PathBuf,
+    agent: Option<Child>,
+    pub agent_port: u16,
+    pub agent_log: PathBuf,
+    inserted: Vec<u8>,
+}
+
+/// OpenSC's PKCS#11 module (Debian's path; `ECPA_E2E_PKCS11` overrides).
+pub fn opensc_module() -> String {
+    std::env::var("ECPA_E2E_PKCS11")
+        .unwrap_or_else(|_| "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so".into())
+}
+
+fn hsm_sim_bin() -> Result<PathBuf> {
+    let sim = std::env::var_os("ECPA_E2E_HSM_SIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/hsm-sim"));
+    if !sim.exists() {
+        return Err(HarnessError::Setup(format!(
+            "{} is not built: run `make e2e` (it builds hsm-sim and the agent)",
+            sim.display()
+        )));
+    }
+    Ok(sim)
+}
+
+/// pcscd with the virtual readers for the whole run: started when none runs (as root), and
+/// stopped again at the end if this run started it, so the machine is left as found.
+#[derive(Debug)]
+pub struct PcscdGuard {
+    started_pid: Option<i32>,
+}
+
+impl PcscdGuard {
+    pub async fn start() -> Result<Self> {
+        let state = tempfile::tempdir()?;
+        let out = Command::new(hsm_sim_bin()?)
+            .arg("--state")
+            .arg(state.path())
+            .args(["pcscd", "start", "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .await?;
+        if !out.status.success() {
+            return Err(HarnessError::Setup(format!(
+                "hsm-sim pcscd start: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| HarnessError::Setup(format!("hsm-sim pcscd start: {e}")))?;
+        let started_pid = if v.get("started").and_then(|s| s.as_bool()) == Some(true) {
+            v.get("pid")
+                .and_then(|p| p.as_i64())
+                .and_then(|p| i32::try_from(p).ok())
+        } else {
+            None
+        };
+        Ok(Self { started_pid })
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.started_pid.take() {
+            // SAFETY: kill(2) on a pid we started; no memory is shared.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+}
+
+impl Drop for PcscdGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl CardLab {
+    /// A fresh test PKI, exported for the server. The agent starts with [`CardLab::start_agent`].
+    pub async fn new() -> Result<Self> {
+        let sim = hsm_sim_bin()?;
+        let dir = tempfile::tempdir()?;
+        let lab = Self {
+            agent_log: dir.path().join("agent.log"),
+            dir,
+            sim,
+            agent: None,
+            agent_port: free_port()?,
+            inserted: vec![],
+        };
+        lab.sim(&["init"]).await?;
+        lab.sim(&["pki", "export", &lab.pki_dir().display().to_string()])
+            .await?;
+        Ok(lab)
+    }
+
+    pub fn pki_dir(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    pub fn agent_origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.agent_port)
+    }
+
+    /// Runs `hsm-sim --state <this lab> ARGS --json`; its standard output.
+    pub async fn sim(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.sim)
+            .arg("--state")
+            .arg(self.dir.path().join("sim"))
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()
+            .await?;
+        if !out.status.success() {
+            return Err(HarnessError::Setup(format!(
+                "hsm-sim {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Issues a card; returns its number.
+    pub async fn new_card(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["card", "new"];
+        all.extend_from_slice(args);
+        let out = self.sim(&all).await?;
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .map_err(|e| HarnessError::Setup(format!("hsm-sim card new: {e}: {out}")))?;
+        v.get("number")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| HarnessError::Setup(format!("hsm-sim card new: no number in {out}")))
+    }
+
+    pub async fn insert(&mut self, number: &str, reader: u8) -> Result<()> {
+        let r = reader.to_string();
+        let _ = self.sim(&["eject", "--reader", &r]).await;
+        self.sim(&["insert", number, "--reader", &r]).await?;
+        self.inserted.push(reader);
+        Ok(())
+    }
+
+    pub async fn eject(&mut self, reader: u8) -> Result<()> {
+        self.sim(&["eject", "--reader", &reader.to_string()])
+            .await?;
+        self.inserted.retain(|r| *r != reader);
+        Ok(())
+    }
+
+    /// Starts the agent, trusting `site` (or nobody when `None`: the page must ask).
+    pub async fn start_agent(&mut self, site: Option<&str>) -> Result<()> {
+        let bin = std::env::var_os("ECPA_E2E_AGENT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join("target/debug/ecpa-agent"));
+        let out = std::fs::File::create(&self.agent_log)?;
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--port")
+            .arg(self.agent_port.to_string())
+            .arg("--module")
+            .arg(opensc_module())
+            .arg("--trust-file")
+            .arg(self.dir.path().join("trusted-sites.json"))
+            .arg("--log")
+            .arg("info")
+            .env_remove("ECPA_AGENT_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out));
+        if let Some(site) = site {
+            cmd.arg("--trust").arg(site);
+        }
+        die_with_parent(&mut cmd);
+        self.agent =
+            Some(cmd.spawn().map_err(|e| {
+                HarnessError::Setup(format!("cannot start {}: {e}", bin.display()))
+            })?);
+        wait_http_ok(
+            &format!("{}/", self.agent_origin()),
+            Duration::from_secs(15),
+        )
+        .await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut a) = self.agent.take() {
+            let _ = a.kill().await;
+        }
+        for r in std::mem::take(&mut self.inserted) {
+            let _ = self.sim(&["eject", "--reader", &r.to_string()]).await;
+        }
+    }
 }

@@ -5,7 +5,7 @@
 mod steps;
 
 use cucumber::{event::ScenarioFinished, writer::Stats as _, World as _};
-use ecpa_e2e::{report_dir, Driver};
+use ecpa_e2e::{report_dir, Driver, PcscdGuard};
 use futures_util::FutureExt;
 use steps::PortalWorld;
 
@@ -15,6 +15,14 @@ async fn main() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("e2e: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut pcscd = match PcscdGuard::start().await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            driver.stop().await;
             std::process::exit(2);
         }
     };
@@ -53,6 +61,7 @@ async fn main() {
         .await;
 
     driver.stop().await;
+    pcscd.stop();
     let failed = writer.execution_has_failed();
     let summary = writer.scenarios_stats();
     println!("e2e: {} passed, {} failed", summary.passed, summary.failed);

@@ -530,6 +530,14 @@ impl Sim {
         Ok(card)
     }
 
+    /// Signs `data` (RSA PKCS#1 v1.5, SHA-256) with the card's key `key` straight through
+    /// SoftHSM, after logging in with `pin`: what the card would return, for tests and load
+    /// generation that do not need the reader path.
+    pub fn sign(&self, number: &str, pin: &str, key: u8, data: &[u8]) -> Result<Vec<u8>> {
+        let session = self.hsm.user_session(number, pin.as_bytes())?;
+        Ok(self.hsm.sign_sha256(&session, number, key, data)?)
+    }
+
     /// Copies the trust anchors and CRLs the server needs into `dir`.
     pub fn export(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;

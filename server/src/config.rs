@@ -30,6 +30,19 @@ pub struct Config {
     pub argon2_t: u32,
     pub argon2_p: u32,
     pub db_max_connections: u32,
+    /// The card agent's origin as the user's browser reaches it.
+    pub agent_origin: String,
+    /// Certificate trust: a folder laid out as `hsm-sim pki export` writes it
+    /// (test-grca-root.pem, test-moica.pem, test-gca.pem, *.crl) ...
+    pub card_pki_dir: Option<PathBuf>,
+    /// ... or explicit files: root anchors (GRCA), natural-person CAs (MOICA),
+    /// organization CAs (GCA), CRLs (DER or PEM).
+    pub card_roots: Vec<PathBuf>,
+    pub card_natural_cas: Vec<PathBuf>,
+    pub card_org_cas: Vec<PathBuf>,
+    pub card_crls: Vec<PathBuf>,
+    /// How long a card challenge is valid (seconds).
+    pub challenge_ttl_secs: i64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +60,13 @@ struct FileConfig {
     argon2_t: Option<u32>,
     argon2_p: Option<u32>,
     db_max_connections: Option<u32>,
+    agent_origin: Option<String>,
+    card_pki_dir: Option<PathBuf>,
+    card_roots: Option<Vec<PathBuf>>,
+    card_natural_cas: Option<Vec<PathBuf>>,
+    card_org_cas: Option<Vec<PathBuf>>,
+    card_crls: Option<Vec<PathBuf>>,
+    challenge_ttl_secs: Option<i64>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecpa.db";
@@ -74,6 +94,13 @@ impl Config {
             argon2_t: 2,
             argon2_p: 1,
             db_max_connections: 16,
+            agent_origin: "http://127.0.0.1:61161".into(),
+            card_pki_dir: None,
+            card_roots: vec![],
+            card_natural_cas: vec![],
+            card_org_cas: vec![],
+            card_crls: vec![],
+            challenge_ttl_secs: 300,
         }
     }
 
@@ -157,6 +184,48 @@ impl Config {
         set!(argon2_t, "ECPA_ARGON2_T", parse::<u32>);
         set!(argon2_p, "ECPA_ARGON2_P", parse::<u32>);
         set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
+        set!(challenge_ttl_secs, "ECPA_CHALLENGE_TTL_SECS", parse::<i64>);
+        if let Some(v) = fc.agent_origin {
+            c.agent_origin = v;
+        }
+        if let Some(v) = env("ECPA_AGENT_ORIGIN") {
+            c.agent_origin = v;
+        }
+        if !ecpa_cardproto::challenge::valid_origin(&c.agent_origin) {
+            return Err(ServerError::Config(format!(
+                "agent_origin must be http(s)://host:port, got {}",
+                c.agent_origin
+            )));
+        }
+        if let Some(v) = fc.card_pki_dir {
+            c.card_pki_dir = Some(v);
+        }
+        if let Some(v) = env("ECPA_CARD_PKI_DIR") {
+            c.card_pki_dir = Some(PathBuf::from(v));
+        }
+        let list = |s: String| {
+            s.split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| PathBuf::from(p.trim()))
+                .collect::<Vec<_>>()
+        };
+        for (field, envname, fv) in [
+            (&mut c.card_roots, "ECPA_CARD_ROOTS", fc.card_roots),
+            (
+                &mut c.card_natural_cas,
+                "ECPA_CARD_NATURAL_CAS",
+                fc.card_natural_cas,
+            ),
+            (&mut c.card_org_cas, "ECPA_CARD_ORG_CAS", fc.card_org_cas),
+            (&mut c.card_crls, "ECPA_CARD_CRLS", fc.card_crls),
+        ] {
+            if let Some(v) = fv {
+                *field = v;
+            }
+            if let Some(v) = env(envname) {
+                *field = list(v);
+            }
+        }
         c.validate()?;
         Ok(c)
     }
@@ -171,6 +240,11 @@ impl Config {
         if self.argon2_m_kib < 19_456 || self.argon2_t < 2 || self.argon2_p < 1 {
             return Err(ServerError::Config(
                 "Argon2id parameters below m=19456 KiB, t=2, p=1 are refused".into(),
+            ));
+        }
+        if !(30..=3600).contains(&self.challenge_ttl_secs) {
+            return Err(ServerError::Config(
+                "challenge_ttl_secs must be 30..=3600".into(),
             ));
         }
         if self.hash_concurrency == 0 || self.db_max_connections == 0 {

@@ -6,6 +6,7 @@
 //! * [`web`]: the HTTP edge (router, middleware, headers, health, error pages).
 //! * [`hashing`], [`tokens`]: password hashing and random tokens.
 
+pub mod cards;
 pub mod catalog;
 pub mod config;
 pub mod db;
@@ -62,6 +63,9 @@ pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "expired sessions purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            if let Err(e) = cards::purge_challenges(&janitor.db.pool, now).await {
+                tracing::warn!(error = %e, "challenge purge failed");
             }
         }
     });

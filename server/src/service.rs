@@ -15,10 +15,12 @@ use async_trait::async_trait;
 use ecpa_app::{
     api::{
         backend::{LoginGranted, PortalBackend, RequestCtx, SessionRef},
-        AppEntry, AppLaunch, ECard, MyArea, RightStatus, TodoItem, UserSummary,
+        card::{BindPreview, BoundCert, CardKindView, CardSetup, CertLookup},
+        ActivityItem, AppEntry, AppLaunch, ECard, MyArea, RightStatus, TodoItem, UserSummary,
     },
     error::ApiError,
 };
+use ecpa_cardproto::{challenge::Purpose, token::ProofToken};
 use ecpa_domain::{
     account::AccountName,
     eligibility::{self, Right},
@@ -99,6 +101,8 @@ pub struct Portal {
     pub password_policy: PasswordPolicy,
     pub cookies: CookieNames,
     pub clock: Clock,
+    /// Certificate trust anchors and CRLs; `None` when certificate sign-in is off.
+    pub card_trust: Option<crate::cards::CardTrust>,
 }
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
@@ -130,6 +134,7 @@ impl Portal {
             config.argon2_p,
             config.hash_concurrency,
         )?;
+        let card_trust = crate::cards::CardTrust::from_config(&config);
         Ok(Self {
             sessions: config.session_policy(),
             cookies: CookieNames::for_config(&config),
@@ -138,6 +143,7 @@ impl Portal {
             hasher,
             throttle: ThrottlePolicy::default(),
             password_policy: PasswordPolicy::default(),
+            card_trust,
             clock,
         })
     }
@@ -229,12 +235,15 @@ impl Portal {
         }
     }
 
-    async fn login_inner(
+    /// Checks an account and password under the throttle, recording the attempt
+    /// (`detail`: what the password was for). The account on success.
+    pub async fn authenticate_password(
         &self,
         ctx: &RequestCtx,
         raw_account: &str,
         password: &str,
-    ) -> Result<std::result::Result<LoginGranted, ApiError>> {
+        detail: &str,
+    ) -> std::result::Result<store::AccountRow, ApiError> {
         let pool = &self.db.pool;
         let now = self.now();
         let (key, name) = account_key(raw_account);
@@ -260,7 +269,7 @@ impl Portal {
                 client: &ctx.client,
                 trusted,
                 outcome: store::outcome_str(AttemptOutcome::Pending),
-                detail: None,
+                detail: Some(detail),
             },
             now,
         )
@@ -287,11 +296,11 @@ impl Portal {
         {
             store::set_audit_outcome(pool, &attempt_id, "throttled", None).await?;
             tracing::info!(?reason, client = %ctx.client, "password sign-in throttled");
-            return Ok(Err(ApiError::Throttled {
+            return Err(ApiError::Throttled {
                 retry_after_secs: u64::try_from(retry_after.whole_seconds())
                     .unwrap_or(1)
                     .max(1),
-            }));
+            });
         }
 
         // Over-long input is refused without hashing it, after the same dummy work.
@@ -313,9 +322,27 @@ impl Portal {
                 account.as_ref().map(|a| a.id.as_str()),
             )
             .await?;
-            return Ok(Err(ApiError::InvalidCredentials));
+            return Err(ApiError::InvalidCredentials);
         };
+        store::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id)).await?;
+        if verified.needs_rehash {
+            let hash = self.hasher.hash(password).await?;
+            store::set_password_hash(pool, &acct.id, &hash).await?;
+        }
+        Ok(acct.clone())
+    }
 
+    async fn login_inner(
+        &self,
+        ctx: &RequestCtx,
+        raw_account: &str,
+        password: &str,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        let acct = self
+            .authenticate_password(ctx, raw_account, password, "login")
+            .await?;
+        let pool = &self.db.pool;
+        let now = self.now();
         // Success: rotate (a fresh session id; the presented one, if any, is deleted).
         if let Some(old) = &ctx.session {
             store::delete_session(pool, &old.id_hash).await?;
@@ -343,12 +370,7 @@ impl Portal {
             }
         };
         store::trust_device(pool, &tokens::token_hash(&device_token), &acct.id, now).await?;
-        store::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id)).await?;
-        if verified.needs_rehash {
-            let hash = self.hasher.hash(password).await?;
-            store::set_password_hash(pool, &acct.id, &hash).await?;
-        }
-        Ok(Ok(LoginGranted { set_cookies }))
+        Ok(LoginGranted { set_cookies })
     }
 
     async fn signed_in(&self, ctx: &RequestCtx) -> Result<Option<(SessionRef, store::AccountRow)>> {
@@ -373,7 +395,7 @@ impl PortalBackend for Portal {
         account: &str,
         password: &str,
     ) -> std::result::Result<LoginGranted, ApiError> {
-        self.login_inner(ctx, account, password).await?
+        self.login_inner(ctx, account, password).await
     }
 
     async fn logout(&self, ctx: &RequestCtx) -> std::result::Result<Vec<String>, ApiError> {
@@ -479,7 +501,19 @@ impl PortalBackend for Portal {
             ingested_on: c.record.ingested_on,
             officer_basis: eligibility::officer_basis(&c.record),
         });
+        let certificates = self.my_certificates_impl(ctx).await?;
+        let activity = store::recent_activity(pool, &acct.id, 10)
+            .await?
+            .into_iter()
+            .map(|(at, kind, outcome)| ActivityItem {
+                at: roc_datetime(at),
+                ok: outcome == "success" || outcome == "ok",
+                kind,
+            })
+            .collect();
         Ok(MyArea {
+            certificates,
+            activity,
             user: UserSummary {
                 account: acct.name,
                 display_name: acct.display_name,
@@ -543,6 +577,80 @@ impl PortalBackend for Portal {
             name: app.name,
             url: app.url,
         })
+    }
+
+    async fn card_setup(&self) -> std::result::Result<CardSetup, ApiError> {
+        Ok(self.card_setup_impl().await)
+    }
+
+    async fn card_challenge(
+        &self,
+        ctx: &RequestCtx,
+        purpose: Purpose,
+    ) -> std::result::Result<(String, Vec<String>), ApiError> {
+        self.card_challenge_impl(ctx, purpose).await
+    }
+
+    async fn cert_lookup(
+        &self,
+        certificate_b64: &str,
+    ) -> std::result::Result<CertLookup, ApiError> {
+        self.cert_lookup_impl(certificate_b64).await
+    }
+
+    async fn cert_login(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        self.cert_login_impl(ctx, token).await
+    }
+
+    async fn bind_start(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+        kind: CardKindView,
+    ) -> std::result::Result<Vec<String>, ApiError> {
+        self.bind_start_impl(ctx, account, password, kind).await
+    }
+
+    async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> std::result::Result<(), ApiError> {
+        self.bind_start_signed_in_impl(ctx).await
+    }
+
+    async fn bind_verify(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<BindPreview, ApiError> {
+        self.bind_verify_impl(ctx, token).await
+    }
+
+    async fn bind_confirm(
+        &self,
+        ctx: &RequestCtx,
+        contact_email: Option<String>,
+        note: Option<String>,
+    ) -> std::result::Result<(), ApiError> {
+        self.bind_confirm_impl(ctx, contact_email.as_deref(), note.as_deref())
+            .await
+    }
+
+    async fn my_certificates(
+        &self,
+        ctx: &RequestCtx,
+    ) -> std::result::Result<Vec<BoundCert>, ApiError> {
+        self.my_certificates_impl(ctx).await
+    }
+
+    async fn remove_certificate(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+    ) -> std::result::Result<(), ApiError> {
+        self.remove_certificate_impl(ctx, id).await
     }
 }
 

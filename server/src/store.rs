@@ -213,6 +213,9 @@ pub async fn trust_device(
 pub const KIND_LOGIN_PASSWORD: &str = "login.password";
 pub const KIND_LOGOUT: &str = "logout";
 pub const KIND_APP_OPEN: &str = "app.open";
+pub const KIND_LOGIN_CERT: &str = "login.certificate";
+pub const KIND_CERT_BIND: &str = "cert.bind";
+pub const KIND_CERT_UNBIND: &str = "cert.unbind";
 
 pub struct AuditEntry<'a> {
     pub kind: &'a str,
@@ -330,6 +333,32 @@ pub async fn client_failures(
 }
 
 /// The account's successful sign-ins, newest first.
+/// The account's own recent activity (sign-ins, certificate uploads and removals, sign-outs).
+pub async fn recent_activity(
+    pool: &AnyPool,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<(OffsetDateTime, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT at, kind, outcome FROM audit_log WHERE account_id = $1 AND outcome <> 'pending' \
+         AND kind IN ('login.password', 'login.certificate', 'cert.bind', 'cert.unbind', 'logout') \
+         ORDER BY at DESC LIMIT $2",
+    )
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                from_ms(r.try_get("at")?),
+                r.try_get("kind")?,
+                r.try_get("outcome")?,
+            ))
+        })
+        .collect()
+}
+
 pub async fn recent_sign_ins(
     pool: &AnyPool,
     account_id: &str,

@@ -4,9 +4,11 @@
 //! `Arc<dyn PortalBackend>` to Leptos through context; its middleware puts a
 //! [`RequestCtx`] into every request. Tests can supply any implementation.
 
+use super::card::{BindPreview, BoundCert, CardKindView, CardSetup, CertLookup};
 use super::{AppLaunch, MyArea, UserSummary};
 use crate::error::ApiError;
 use async_trait::async_trait;
+use ecpa_cardproto::{challenge::Purpose, token::ProofToken};
 use http::{header::SET_COOKIE, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -57,6 +59,42 @@ pub trait PortalBackend: Send + Sync + 'static {
 
     /// The system `code` if the signed-in user may use it today (`Forbidden` otherwise).
     async fn open_app(&self, ctx: &RequestCtx, code: &str) -> Result<AppLaunch, ApiError>;
+
+    async fn card_setup(&self) -> Result<CardSetup, ApiError>;
+    /// A new challenge for this browser session (an anonymous session is started if there
+    /// is none: returned as cookies to set).
+    async fn card_challenge(
+        &self,
+        ctx: &RequestCtx,
+        purpose: Purpose,
+    ) -> Result<(String, Vec<String>), ApiError>;
+    async fn cert_lookup(&self, certificate_b64: &str) -> Result<CertLookup, ApiError>;
+    async fn cert_login(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> Result<LoginGranted, ApiError>;
+    async fn bind_start(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+        kind: CardKindView,
+    ) -> Result<Vec<String>, ApiError>;
+    async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> Result<(), ApiError>;
+    async fn bind_verify(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> Result<BindPreview, ApiError>;
+    async fn bind_confirm(
+        &self,
+        ctx: &RequestCtx,
+        contact_email: Option<String>,
+        note: Option<String>,
+    ) -> Result<(), ApiError>;
+    async fn my_certificates(&self, ctx: &RequestCtx) -> Result<Vec<BoundCert>, ApiError>;
+    async fn remove_certificate(&self, ctx: &RequestCtx, id: &str) -> Result<(), ApiError>;
 }
 
 pub type SharedBackend = Arc<dyn PortalBackend>;

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod card;
 
 use crate::error::ApiError;
 use ecpa_domain::{
@@ -42,6 +43,20 @@ pub struct MyArea {
     pub apps: Vec<AppEntry>,
     /// The registry-based rights and why each is (not) granted.
     pub rights: Vec<RightStatus>,
+    /// Certificates bound to this account (自然人憑證／機關憑證).
+    pub certificates: Vec<card::BoundCert>,
+    /// Recent sign-ins, uploads and removals on this account, newest first.
+    pub activity: Vec<ActivityItem>,
+}
+
+/// One line of 最近活動.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityItem {
+    /// ROC date and time, Taipei.
+    pub at: String,
+    /// The audit kind (`login.password`, `login.certificate`, `cert.bind`, ...).
+    pub kind: String,
+    pub ok: bool,
 }
 
 /// 電子頁卡.

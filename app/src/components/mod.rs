@@ -1,2 +1,3 @@
+pub mod card;
 pub mod layout;
 pub mod login_box;

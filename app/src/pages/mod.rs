@@ -1,6 +1,8 @@
 pub mod app_launch;
 pub mod cert_login;
+pub mod cert_upload;
 pub mod forgot_password;
+pub mod help_card;
 pub mod home;
 pub mod my_area;
 pub mod not_found;

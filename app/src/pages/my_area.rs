@@ -1,10 +1,12 @@
 //! 我的專區 (My Area). Requires sign-in: the server redirects signed-out visitors before
 //! rendering, and the page redirects again if the session ends while it is open.
 
+use crate::api::card::RemoveCertificate;
 use crate::api::{load_my_area, AppEntry, Logout, MyArea};
 use crate::error::ApiError;
 use crate::wording::{
-    employment_label, officer_basis_label, refusal_message, right_label, roc_short,
+    activity_label, card_kind_label, employment_label, officer_basis_label, refusal_message,
+    right_label, roc_short,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,7 +15,8 @@ use leptos_router::components::{Redirect, A};
 #[component]
 pub fn MyAreaPage() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    let data = Resource::new(|| (), |_| load_my_area());
+    let remove = ServerAction::<RemoveCertificate>::new();
+    let data = Resource::new(move || remove.version().get(), |_| load_my_area());
 
     view! {
         <Title text="我的專區"/>
@@ -22,7 +25,7 @@ pub fn MyAreaPage() -> impl IntoView {
                 match data.await {
                     Err(ApiError::Unauthenticated) => view! { <Redirect path="/?next=/my"/> }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
-                    Ok(area) => view! { <MyAreaView area logout/> }.into_any(),
+                    Ok(area) => view! { <MyAreaView area logout remove/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -30,7 +33,11 @@ pub fn MyAreaPage() -> impl IntoView {
 }
 
 #[component]
-fn MyAreaView(area: MyArea, logout: ServerAction<Logout>) -> impl IntoView {
+fn MyAreaView(
+    area: MyArea,
+    logout: ServerAction<Logout>,
+    remove: ServerAction<RemoveCertificate>,
+) -> impl IntoView {
     let today = area.today;
     let ecard = match area.ecard.clone() {
         Some(c) => view! {
@@ -93,6 +100,61 @@ fn MyAreaView(area: MyArea, logout: ServerAction<Logout>) -> impl IntoView {
 
     let apps = app_groups(&area.apps);
 
+    let certificates = if area.certificates.is_empty() {
+        view! { <p id="no-certificates">"尚未上傳任何憑證。上傳後即可使用憑證登入。"</p> }
+            .into_any()
+    } else {
+        let rows = area
+            .certificates
+            .iter()
+            .map(|c| {
+                let label = format!("移除 {} {}", card_kind_label(c.kind), c.card_number);
+                let id = c.id.clone();
+                view! {
+                    <tr data-card=c.card_number.clone()>
+                        <td>{card_kind_label(c.kind)}</td>
+                        <td>{c.subject.clone()}</td>
+                        <td>{c.card_number.clone()}</td>
+                        <td>{c.valid_to.clone()}</td>
+                        <td>{c.bound_at.clone()}</td>
+                        <td>{c.last_used.clone().unwrap_or_else(|| "尚未使用".into())}</td>
+                        <td>
+                            <ActionForm action=remove attr:class="inline-form">
+                                <input type="hidden" name="id" value=id/>
+                                <button type="submit" class="btn btn--ghost" aria-label=label>"移除"</button>
+                            </ActionForm>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="table-wrap">
+                <table class="data-table" id="cert-table">
+                    <caption class="visually-hidden">"已上傳的憑證"</caption>
+                    <thead><tr>
+                        <th scope="col">"種類"</th><th scope="col">"憑證主體"</th><th scope="col">"卡號"</th>
+                        <th scope="col">"有效期限"</th><th scope="col">"上傳時間"</th><th scope="col">"最近使用"</th><th scope="col"><span class="visually-hidden">"操作"</span></th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    let remove_error = move || match remove.value().get() {
+        Some(Err(e)) => Some(e.message()),
+        _ => None,
+    };
+    let activity = area
+        .activity
+        .iter()
+        .map(|a| {
+            let outcome = if a.ok { "成功" } else { "未成功" };
+            view! { <li>{a.at.clone()}" "{activity_label(&a.kind)}"："{outcome}</li> }
+        })
+        .collect_view();
+
     view! {
         <div class="my-area">
             <nav class="my-area__side card" aria-label="我的專區選單">
@@ -101,6 +163,9 @@ fn MyAreaView(area: MyArea, logout: ServerAction<Logout>) -> impl IntoView {
                     <li><a href="#ecard">"電子頁卡"</a></li>
                     <li><a href="#todo">"待辦事項"</a></li>
                     <li><a href="#apps">"應用系統"</a></li>
+                    <li><a href="#certs">"我的憑證"</a></li>
+                    <li><A href="/my/cert-upload" attr:id="nav-cert-upload">"自然人憑證上傳"</A></li>
+                    <li><a href="#activity">"最近活動"</a></li>
                 </ul>
             </nav>
             <div class="my-area__main">
@@ -132,6 +197,16 @@ fn MyAreaView(area: MyArea, logout: ServerAction<Logout>) -> impl IntoView {
                 <section class="card" id="apps" aria-labelledby="apps-title">
                     <h2 id="apps-title">"應用系統"</h2>
                     {apps}
+                </section>
+                <section class="card" id="certs" aria-labelledby="certs-title">
+                    <h2 id="certs-title">"我的憑證"</h2>
+                    {certificates}
+                    <p class="form-error" role="alert">{remove_error}</p>
+                    <p><A href="/my/cert-upload" attr:class="btn btn--secondary">"自然人憑證上傳"</A></p>
+                </section>
+                <section class="card" id="activity" aria-labelledby="activity-title">
+                    <h2 id="activity-title">"最近活動"</h2>
+                    <ul class="activity" id="activity-list">{activity}</ul>
                 </section>
             </div>
         </div>

@@ -2,11 +2,14 @@
 //! QA writes new scenarios in `features/*.feature` from these steps.
 
 mod auth;
+mod cards;
 mod my_area;
 mod navigation;
 
 use cucumber::World;
-use ecpa_e2e::{browser, BrowserOptions, Driver, HarnessError, Server};
+use ecpa_e2e::{
+    browser, free_port, BrowserOptions, CardLab, Driver, HarnessError, Server, ServerOptions,
+};
 use fantoccini::{Client, Locator};
 use std::{
     path::{Path, PathBuf},
@@ -37,6 +40,10 @@ pub const WAIT: Duration = Duration::from_secs(10);
 #[world(init = Self::new)]
 pub struct PortalWorld {
     pub server: Server,
+    /// hsm-sim cards, pcscd's virtual readers and the card agent of this scenario.
+    pub cards: CardLab,
+    /// Card numbers by the name the scenario gave them (holder or agency).
+    pub card_numbers: std::collections::HashMap<String, String>,
     client: Option<Client>,
     pub options: BrowserOptions,
     profile: tempfile::TempDir,
@@ -44,8 +51,21 @@ pub struct PortalWorld {
 
 impl PortalWorld {
     async fn new() -> Result<Self, HarnessError> {
+        let mut cards = CardLab::new().await?;
+        let port = free_port()?;
+        cards
+            .start_agent(Some(&format!("http://127.0.0.1:{port}")))
+            .await?;
+        let server = Server::start_with(ServerOptions {
+            port: Some(port),
+            card_pki_dir: Some(cards.pki_dir()),
+            agent_origin: Some(cards.agent_origin()),
+        })
+        .await?;
         Ok(Self {
-            server: Server::start().await?,
+            server,
+            cards,
+            card_numbers: Default::default(),
             client: None,
             options: BrowserOptions::default(),
             profile: tempfile::tempdir()?,
@@ -141,6 +161,15 @@ impl PortalWorld {
         let p = dir.join("server.log");
         std::fs::copy(&self.server.log, &p)?;
         files.push(p);
+        let p = dir.join("agent.log");
+        if std::fs::copy(&self.cards.agent_log, &p).is_ok() {
+            files.push(p);
+        }
+        if let Ok(status) = self.cards.sim(&["status"]).await {
+            let p = dir.join("readers.json");
+            std::fs::write(&p, status)?;
+            files.push(p);
+        }
         Ok(files)
     }
 
@@ -149,5 +178,6 @@ impl PortalWorld {
             let _ = c.close().await;
         }
         self.server.stop().await;
+        self.cards.stop().await;
     }
 }

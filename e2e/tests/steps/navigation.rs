@@ -29,7 +29,8 @@ async fn hydrated(w: &mut PortalWorld) -> StepResult {
 
 #[when(expr = "使用者按下「{word}」按鈕")]
 async fn press_button(w: &mut PortalWorld, label: String) -> StepResult {
-    let xpath = format!("//button[normalize-space(.)='{label}']");
+    let xpath =
+        format!("//button[normalize-space(.)='{label}'] | //a[normalize-space(.)='{label}']");
     let c = w.client().await?;
     let b = c
         .wait()

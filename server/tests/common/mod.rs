@@ -200,6 +200,25 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// A server-function call with a JSON body (the `input = Json` endpoints).
+    pub async fn api_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        client: &str,
+        cookies: &Jar,
+    ) -> Reply {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .header(header::ORIGIN, "http://127.0.0.1:3000")
+            .header("x-forwarded-for", client)
+            .header(header::COOKIE, cookies.header())
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn login(&self, account: &str, password: &str, client: &str, jar: &mut Jar) -> Reply {
         let r = self
             .form(

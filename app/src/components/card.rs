@@ -1,0 +1,189 @@
+//! Pieces shared by the certificate pages: the card-component problem box (with its action),
+//! the PIN dialog, the upload step indicator, and the glue from a card answer to a proof.
+
+use crate::api::card::CardSetup;
+use crate::card_client::{self, Relay};
+use crate::wording::{agent_message, AgentAction, PIN_RULE};
+use ecpa_cardproto::{
+    hipki::{pin_length_ok, Answer, Outcome},
+    token::ProofToken,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+
+/// The token the portal verifies, from a successful `sign` answer.
+pub fn proof_from(answer: &Answer, tbs: &str) -> Result<ProofToken, Outcome> {
+    if answer.outcome() != Outcome::Ok || answer.certb64.is_empty() {
+        return Err(answer.outcome());
+    }
+    Ok(ProofToken {
+        format: "ecpa-card-v1".into(),
+        algorithm: "RS256".into(),
+        certificate: answer.certb64.clone(),
+        signature: answer.signature.clone(),
+        tbs: tbs.to_string(),
+    })
+}
+
+/// A card-component problem: its message and what the user can do about it.
+#[component]
+pub fn AgentProblem(
+    outcome: Outcome,
+    setup: CardSetup,
+    /// Try the last step again.
+    on_retry: Callback<()>,
+) -> impl IntoView {
+    let (message, action) = agent_message(outcome);
+    let trust_note = RwSignal::new(None::<String>);
+    let trust = move |_| {
+        let url = card_client::add_domain_url(&setup.agent_origin, &setup.portal_origin);
+        match Relay::open(&url) {
+            Err(o) => trust_note.set(Some(agent_message(o).0)),
+            Ok(relay) => {
+                trust_note.set(Some("請在憑證元件的視窗中按「信任此網站」。".into()));
+                spawn_local(async move {
+                    match relay.trust_answer().await {
+                        Ok(a) if a.ret_code() == 0 => {
+                            trust_note.set(None);
+                            on_retry.run(());
+                        }
+                        Ok(a) => trust_note.set(Some(agent_message(a.outcome()).0)),
+                        Err(o) => trust_note.set(Some(agent_message(o).0)),
+                    }
+                });
+            }
+        }
+    };
+    let retry = move |_| on_retry.run(());
+    let actions = match action {
+        AgentAction::InstallGuide => view! {
+            <A href="/help/card-agent" attr:class="btn btn--secondary" attr:id="agent-install-guide">"新手上路：安裝讀卡元件"</A>
+            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>"重試"</button>
+        }
+        .into_any(),
+        AgentAction::TrustSite => view! {
+            <button type="button" class="btn btn--primary" id="agent-trust-site" on:click=trust>"將本網站加入信任的網站"</button>
+        }
+        .into_any(),
+        AgentAction::UnlockCard => view! {
+            <a class="btn btn--secondary" href="https://moica.nat.gov.tw/" rel="noopener noreferrer" target="_blank">"前往內政部憑證管理中心"</a>
+        }
+        .into_any(),
+        AgentAction::ReenterPin | AgentAction::Retry => view! {
+            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>"重試"</button>
+        }
+        .into_any(),
+    };
+    view! {
+        <div class="notice notice--error agent-problem" role="alert" data-outcome=format!("{outcome:?}")>
+            <p id="agent-message">{message}</p>
+            <p class="actions">{actions}</p>
+            <p class="hint" aria-live="polite">{move || trust_note.get()}</p>
+        </div>
+    }
+}
+
+/// 「請輸入您的 PIN Code」 [確定] [取消]. The PIN is checked for length here, before the card
+/// is touched, and handed to `on_ok` only (which passes it to the card component).
+#[component]
+pub fn PinDialog(
+    #[prop(into)] title: String,
+    /// A message from the last attempt (wrong PIN with tries left, ...).
+    #[prop(into)]
+    error: Signal<Option<String>>,
+    #[prop(into)] busy: Signal<bool>,
+    on_ok: Callback<String>,
+    on_cancel: Callback<()>,
+    /// Show as a modal dialog (sign-in) or inline (upload step 2).
+    #[prop(default = true)]
+    modal: bool,
+) -> impl IntoView {
+    let pin = RwSignal::new(String::new());
+    let local_error = RwSignal::new(None::<String>);
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move || {
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let p = pin.get_untracked();
+        if !pin_length_ok(&p) {
+            local_error.set(Some(PIN_RULE.into()));
+            return;
+        }
+        local_error.set(None);
+        pin.set(String::new());
+        on_ok.run(p);
+    };
+    let keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            pin.set(String::new());
+            on_cancel.run(());
+        }
+    };
+    let shown_error = move || local_error.get().or_else(|| error.get());
+    let class = if modal {
+        "pin-dialog pin-dialog--modal"
+    } else {
+        "pin-dialog"
+    };
+    view! {
+        <div class=class role="dialog" aria-modal=modal.to_string() aria-labelledby="pin-title" aria-describedby="pin-rule" on:keydown=keydown>
+            <form class="pin-dialog__box" on:submit=submit>
+                <h2 id="pin-title">{title}</h2>
+                <div class="field">
+                    <label for="pin-input">"PIN Code"</label>
+                    <input
+                        id="pin-input"
+                        node_ref=input
+                        type="password"
+                        name="pin"
+                        autocomplete="off"
+                        inputmode="text"
+                        minlength="6"
+                        maxlength="8"
+                        required
+                        bind:value=pin
+                        disabled=move || busy.get()
+                    />
+                </div>
+                <p class="hint" id="pin-rule">{PIN_RULE}</p>
+                <p class="form-error" role="alert" id="pin-error">{shown_error}</p>
+                <p class="actions">
+                    <button type="submit" class="btn btn--primary" id="pin-ok" disabled=move || busy.get()>
+                        {move || if busy.get() { "卡片簽章中，請勿取出卡片…" } else { "確定" }}
+                    </button>
+                    <button type="button" class="btn btn--secondary" id="pin-cancel" on:click=move |_| { pin.set(String::new()); on_cancel.run(()) }>"取消"</button>
+                </p>
+            </form>
+        </div>
+    }
+}
+
+/// The upload's step indicator.
+#[component]
+pub fn Steps(current: Signal<u8>, labels: Vec<&'static str>) -> impl IntoView {
+    let items = labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let n = (i + 1) as u8;
+            view! {
+                <li
+                    class=move || match current.get() {
+                        c if c == n => "steps__item steps__item--current",
+                        c if c > n => "steps__item steps__item--done",
+                        _ => "steps__item",
+                    }
+                    aria-current=move || (current.get() == n).then_some("step")
+                >
+                    <span class="steps__n">{n}</span>" "{label}
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ol class="steps" aria-label="上傳步驟">{items}</ol> }
+}

@@ -1,0 +1,201 @@
+//! Cards in readers, the certificate sign-in page, the upload steps and the PIN dialog.
+
+use super::{PortalWorld, StepResult, WAIT};
+use cucumber::{given, then, when};
+use ecpa_e2e::HarnessError;
+
+/// National IDs of the demo personas (the registry the demo data loads).
+fn national_id(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "王小明" => "A123456789",
+        "陳志偉" => "B120240011",
+        "李志明" => "N126550061",
+        _ => return None,
+    })
+}
+
+/// Agency OIDs of the demo agencies.
+fn agency_oid(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "行政院人事行政總處" => "2.16.886.101.20003.20006",
+        "交通部" => "2.16.886.101.20003.20065",
+        "交通部公路局" => "2.16.886.101.20003.20065.20021",
+        _ => return None,
+    })
+}
+
+#[given(expr = "{word} 的自然人憑證已插入讀卡機 {int}，PIN 為 {string}")]
+async fn natural_card_in(w: &mut PortalWorld, name: String, reader: u8, pin: String) -> StepResult {
+    let id = national_id(&name)
+        .ok_or_else(|| HarnessError::Setup(format!("no demo persona named {name}")))?;
+    let n = w
+        .cards
+        .new_card(&[
+            "--kind",
+            "natural",
+            "--name",
+            &name,
+            "--national-id",
+            id,
+            "--pin",
+            &pin,
+        ])
+        .await?;
+    w.cards.insert(&n, reader).await?;
+    w.card_numbers.insert(name, n);
+    Ok(())
+}
+
+#[given(expr = "{word} 的自然人憑證已插入讀卡機 {int}")]
+async fn natural_card(w: &mut PortalWorld, name: String, reader: u8) -> StepResult {
+    natural_card_in(w, name, reader, "123456".into()).await
+}
+
+#[given(expr = "{word} 的機關憑證已插入讀卡機 {int}")]
+async fn org_card(w: &mut PortalWorld, agency: String, reader: u8) -> StepResult {
+    let oid = agency_oid(&agency)
+        .ok_or_else(|| HarnessError::Setup(format!("no demo agency named {agency}")))?;
+    let n = w
+        .cards
+        .new_card(&[
+            "--kind",
+            "org",
+            "--agency-name",
+            &agency,
+            "--agency-oid",
+            oid,
+            "--pin",
+            "12345678",
+        ])
+        .await?;
+    w.cards.insert(&n, reader).await?;
+    w.card_numbers.insert(agency, n);
+    Ok(())
+}
+
+#[when(expr = "卡片從讀卡機 {int} 取出")]
+async fn card_out(w: &mut PortalWorld, reader: u8) -> StepResult {
+    w.cards.eject(reader).await
+}
+
+#[when("使用者開始憑證登入")]
+async fn start_cert_login(w: &mut PortalWorld) -> StepResult {
+    w.open("/login/certificate").await?;
+    w.find("body[data-hydrated='true']").await?;
+    w.find("#cert-login-start").await?.click().await?;
+    Ok(())
+}
+
+#[when(expr = "他在 PIN 對話框輸入 {string}")]
+async fn enter_pin(w: &mut PortalWorld, pin: String) -> StepResult {
+    let input = w.find("#pin-input").await?;
+    // Wait until the dialog is usable again (after a previous attempt).
+    let deadline = std::time::Instant::now() + WAIT;
+    while input.attr("disabled").await?.is_some() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    input.clear().await?;
+    input.send_keys(&pin).await?;
+    w.find("#pin-ok").await?.click().await?;
+    Ok(())
+}
+
+#[then(expr = "畫面顯示 PIN 對話框 {string}")]
+async fn pin_dialog(w: &mut PortalWorld, title: String) -> StepResult {
+    w.wait_text("#pin-title", &title).await
+}
+
+#[then(expr = "PIN 對話框顯示 {string}")]
+async fn pin_message(w: &mut PortalWorld, text: String) -> StepResult {
+    w.wait_text("#pin-error", &text).await
+}
+
+#[then(expr = "讀卡訊息顯示 {string}")]
+async fn agent_message(w: &mut PortalWorld, text: String) -> StepResult {
+    w.wait_text("#agent-message", &text).await
+}
+
+#[when(expr = "使用者在上傳步驟一以帳號 {string} 與密碼 {string} 登入")]
+async fn upload_login(w: &mut PortalWorld, account: String, password: String) -> StepResult {
+    w.find("body[data-hydrated='true']").await?;
+    let a = w.find("#upload-account").await?;
+    a.clear().await?;
+    a.send_keys(&account).await?;
+    let p = w.find("#upload-password").await?;
+    p.clear().await?;
+    p.send_keys(&password).await?;
+    w.find("#upload-login").await?.click().await?;
+    Ok(())
+}
+
+#[then(expr = "上傳步驟顯示第 {int} 步 {string}")]
+async fn upload_step(w: &mut PortalWorld, n: u8, label: String) -> StepResult {
+    w.wait_text(".steps__item--current", &format!("{n} {label}"))
+        .await
+}
+
+#[then(expr = "確認畫面的 {string} 為 {string}")]
+async fn preview_field(w: &mut PortalWorld, field: String, value: String) -> StepResult {
+    let css = match field.as_str() {
+        "ECPA 帳號" => "#preview-account",
+        "姓名" | "機關名稱" => "#preview-holder",
+        "身分證末四碼" | "機關 OID" => "#preview-identifier",
+        "卡號" => "#preview-card",
+        other => return Err(HarnessError::Setup(format!("no preview field {other}"))),
+    };
+    let want = match value.strip_prefix("卡片 ") {
+        Some(name) => w.card_numbers.get(name).cloned().unwrap_or(value),
+        None => value,
+    };
+    w.wait_text(css, &want).await
+}
+
+#[when(expr = "使用者填寫聯絡電子郵件 {string} 與備註 {string}")]
+async fn org_fields(w: &mut PortalWorld, email: String, note: String) -> StepResult {
+    let e = w.find("#bind-email").await?;
+    e.clear().await?;
+    e.send_keys(&email).await?;
+    let n = w.find("#bind-note").await?;
+    n.clear().await?;
+    n.send_keys(&note).await?;
+    Ok(())
+}
+
+#[when("使用者確定上傳")]
+async fn confirm_upload(w: &mut PortalWorld) -> StepResult {
+    w.find("#bind-confirm").await?.click().await?;
+    Ok(())
+}
+
+#[then(expr = "畫面顯示上傳完成 {string}")]
+async fn upload_done(w: &mut PortalWorld, text: String) -> StepResult {
+    w.wait_text("#upload-done", &text).await
+}
+
+#[then(expr = "我的憑證清單包含 {word} 的卡片")]
+async fn my_certs(w: &mut PortalWorld, name: String) -> StepResult {
+    let n = w
+        .card_numbers
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| HarnessError::Setup(format!("no card of {name} in this scenario")))?;
+    w.wait_text("#cert-table", &n).await
+}
+
+#[then(expr = "卡片 {word} 的 PIN 剩餘次數為 {int}")]
+async fn tries_left(w: &mut PortalWorld, name: String, want: u64) -> StepResult {
+    let n = w
+        .card_numbers
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| HarnessError::Setup(format!("no card of {name} in this scenario")))?;
+    let out = w.cards.sim(&["card", "show", &n]).await?;
+    let v: serde_json::Value = serde_json::from_str(&out)
+        .map_err(|e| HarnessError::Setup(format!("hsm-sim card show: {e}")))?;
+    match v.get("tries_left").and_then(|t| t.as_u64()) {
+        Some(t) if t == want => Ok(()),
+        other => Err(HarnessError::Check(format!(
+            "tries left {other:?}, expected {want}"
+        ))),
+    }
+}

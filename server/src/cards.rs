@@ -1,0 +1,890 @@
+//! Certificate sign-in and certificate upload: challenges, proof validation in the order
+//! Web eID uses, the binding rules, and their storage.
+
+use crate::{
+    config::Config,
+    db::ms,
+    error::{Result, ServerError},
+    service::{roc_datetime, Portal},
+    store::{self, AuditEntry, NewSession},
+    tokens,
+};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use ecpa_app::{
+    api::{
+        backend::{LoginGranted, RequestCtx},
+        card::{BindPreview, BoundCert, CardKindView, CardSetup, CertLookup},
+    },
+    error::ApiError,
+};
+use ecpa_cardproto::{
+    challenge::{Challenge, Purpose, NONCE_BYTES},
+    oid, profile,
+    refusal::ProofRefusal,
+    token::ProofToken,
+    verify::{self, CardKind, CheckedCert, TrustStore},
+};
+use ecpa_domain::{
+    eligibility::{self, Right},
+    tz,
+};
+use rand::{rngs::OsRng, RngCore};
+use sqlx::Row;
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+    time::{Duration as StdDuration, Instant},
+};
+use time::{Duration, OffsetDateTime};
+
+/// An upload flow is good for this long after step 1.
+pub const FLOW_TTL: Duration = Duration::minutes(15);
+const TRUST_RELOAD: StdDuration = StdDuration::from_secs(60);
+
+// ---- trust anchors and CRLs --------------------------------------------------------------
+
+/// Where the anchors and CRLs come from; reloaded every minute (CRLs are re-published).
+pub struct CardTrust {
+    roots: Vec<PathBuf>,
+    natural: Vec<PathBuf>,
+    org: Vec<PathBuf>,
+    crls: Vec<PathBuf>,
+    cache: RwLock<Option<(Instant, Arc<TrustStore>)>>,
+}
+
+/// DER from a DER or PEM file.
+fn read_der(path: &Path) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+    if bytes.starts_with(b"-----BEGIN") {
+        let text = String::from_utf8_lossy(&bytes);
+        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        return B64
+            .decode(b64.trim())
+            .map_err(|e| ServerError::Config(format!("{}: bad PEM: {e}", path.display())));
+    }
+    Ok(bytes)
+}
+
+impl CardTrust {
+    /// `None` when certificate sign-in is not configured.
+    pub fn from_config(c: &Config) -> Option<Self> {
+        let (mut roots, mut natural, mut org, mut crls) = (
+            c.card_roots.clone(),
+            c.card_natural_cas.clone(),
+            c.card_org_cas.clone(),
+            c.card_crls.clone(),
+        );
+        if let Some(dir) = c.card_pki_dir.as_ref().filter(|d| {
+            let present = d.join("test-grca-root.pem").exists();
+            if !present {
+                tracing::warn!(dir = %d.display(), "card PKI folder has no test anchors; ignored");
+            }
+            present
+        }) {
+            roots.push(dir.join("test-grca-root.pem"));
+            natural.push(dir.join("test-moica.pem"));
+            org.push(dir.join("test-gca.pem"));
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "crl"))
+                    .collect();
+                found.sort();
+                crls.extend(found);
+            }
+        }
+        if roots.is_empty() || (natural.is_empty() && org.is_empty()) {
+            return None;
+        }
+        Some(Self {
+            roots,
+            natural,
+            org,
+            crls,
+            cache: RwLock::new(None),
+        })
+    }
+
+    fn build(&self) -> Result<TrustStore> {
+        let read = |v: &Vec<PathBuf>| -> Result<Vec<(String, Vec<u8>)>> {
+            v.iter()
+                .map(|p| Ok((p.display().to_string(), read_der(p)?)))
+                .collect()
+        };
+        TrustStore::new(
+            &read(&self.roots)?,
+            &read(&self.natural)?,
+            &read(&self.org)?,
+            &read(&self.crls)?,
+        )
+        .map_err(|e| ServerError::Config(e.to_string()))
+    }
+
+    pub fn get(&self) -> Result<Arc<TrustStore>> {
+        if let Ok(g) = self.cache.read() {
+            if let Some((at, t)) = g.as_ref() {
+                if at.elapsed() < TRUST_RELOAD {
+                    return Ok(t.clone());
+                }
+            }
+        }
+        let fresh = Arc::new(self.build()?);
+        if let Ok(mut g) = self.cache.write() {
+            *g = Some((Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
+    /// Forces the next [`CardTrust::get`] to re-read the files (tests, CRL updates).
+    pub fn invalidate(&self) {
+        if let Ok(mut g) = self.cache.write() {
+            *g = None;
+        }
+    }
+}
+
+// ---- storage -----------------------------------------------------------------------------
+
+fn kind_str(k: CardKind) -> &'static str {
+    match k {
+        CardKind::Natural => "natural",
+        CardKind::Organization => "org",
+    }
+}
+
+fn kind_view(k: &str) -> CardKindView {
+    if k == "org" {
+        CardKindView::Organization
+    } else {
+        CardKindView::Natural
+    }
+}
+
+fn purpose_str(p: Purpose) -> &'static str {
+    p.as_str()
+}
+
+#[derive(Debug)]
+struct Flow {
+    account_id: String,
+    kind: String,
+    started_at: OffsetDateTime,
+    certificate: Option<String>,
+    verified_at: Option<OffsetDateTime>,
+}
+
+async fn flow(pool: &sqlx::AnyPool, session_hash: &str) -> Result<Option<Flow>> {
+    let row = sqlx::query("SELECT account_id, kind, started_at, certificate, verified_at FROM bind_flows WHERE session_hash = $1")
+        .bind(session_hash)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        Ok(Flow {
+            account_id: r.try_get("account_id")?,
+            kind: r.try_get("kind")?,
+            started_at: crate::db::from_ms(r.try_get("started_at")?),
+            certificate: r.try_get("certificate")?,
+            verified_at: r
+                .try_get::<Option<i64>, _>("verified_at")?
+                .map(crate::db::from_ms),
+        })
+    })
+    .transpose()
+}
+
+// ---- the flows ---------------------------------------------------------------------------
+
+fn refused(r: ProofRefusal) -> ApiError {
+    ApiError::Card(r)
+}
+
+impl Portal {
+    fn trust_store(&self) -> std::result::Result<Arc<TrustStore>, ApiError> {
+        let t = self.card_trust.as_ref().ok_or(ApiError::CardsUnavailable)?;
+        t.get().map_err(|e| {
+            tracing::error!(error = %e, "card trust anchors / CRLs cannot be loaded");
+            ApiError::CardsUnavailable
+        })
+    }
+
+    /// The presented session, or a new anonymous one (with its cookie).
+    async fn ensure_session(&self, ctx: &RequestCtx) -> Result<(String, Vec<String>)> {
+        if let Some(s) = &ctx.session {
+            return Ok((s.id_hash.clone(), vec![]));
+        }
+        let now = self.now();
+        let token = tokens::secret_token();
+        let id_hash = tokens::token_hash(&token);
+        store::insert_session(
+            &self.db.pool,
+            &NewSession {
+                id_hash: &id_hash,
+                account_id: None,
+                now,
+                expires_at: self.sessions.hard_expiry(now),
+                client: &ctx.client,
+                user_agent: ctx.user_agent.as_deref(),
+            },
+        )
+        .await?;
+        Ok((id_hash, vec![self.cookies.session_cookie(&token)]))
+    }
+
+    async fn audit_card(
+        &self,
+        ctx: &RequestCtx,
+        kind: &str,
+        key: &str,
+        account_id: Option<&str>,
+        outcome: &str,
+        detail: Option<&str>,
+    ) {
+        let entry = AuditEntry {
+            kind,
+            account_key: key,
+            account_id,
+            client: &ctx.client,
+            trusted: false,
+            outcome,
+            detail,
+        };
+        if let Err(e) = store::audit(&self.db.pool, &entry, self.now()).await {
+            tracing::error!(error = %e, "audit write failed");
+        }
+    }
+
+    /// Takes the challenge atomically if it matches this session and purpose; otherwise
+    /// says why not, leaving it untouched.
+    async fn take_challenge(
+        &self,
+        c: &Challenge,
+        session_hash: &str,
+        purpose: Purpose,
+    ) -> std::result::Result<(), ApiError> {
+        let now = ms(self.now());
+        let taken = sqlx::query(
+            "UPDATE challenges SET used_at = $1 WHERE nonce = $2 AND used_at IS NULL AND session_hash = $3 \
+             AND purpose = $4 AND expires_at > $1 AND issued_at = $5 AND origin = $6",
+        )
+        .bind(now)
+        .bind(&c.nonce)
+        .bind(session_hash)
+        .bind(purpose_str(purpose))
+        .bind(c.issued_at * 1000)
+        .bind(&c.origin)
+        .execute(&self.db.pool)
+        .await
+        .map_err(ServerError::from)?
+        .rows_affected();
+        if taken == 1 {
+            return Ok(());
+        }
+        let row = sqlx::query("SELECT session_hash, purpose, expires_at, used_at, issued_at, origin FROM challenges WHERE nonce = $1")
+            .bind(&c.nonce)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?;
+        let Some(r) = row else {
+            return Err(refused(ProofRefusal::ChallengeUnknown));
+        };
+        let get = |n: &str| r.try_get::<i64, _>(n).unwrap_or(0);
+        let reason = if r
+            .try_get::<Option<i64>, _>("used_at")
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            ProofRefusal::ChallengeUsed
+        } else if r.try_get::<String, _>("session_hash").unwrap_or_default() != session_hash {
+            ProofRefusal::ChallengeOtherSession
+        } else if r.try_get::<String, _>("purpose").unwrap_or_default() != purpose_str(purpose) {
+            ProofRefusal::ChallengeWrongPurpose
+        } else if get("expires_at") <= now {
+            ProofRefusal::ChallengeExpired
+        } else {
+            // Same nonce, other issue time or origin: not a challenge we issued.
+            ProofRefusal::ChallengeUnknown
+        };
+        Err(refused(reason))
+    }
+
+    /// The whole proof check, in order: token → certificate (parse, KeyUsage, type, chain,
+    /// revocation) → challenge (taken once) → signature.
+    pub async fn verify_proof(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+        purpose: Purpose,
+    ) -> std::result::Result<CheckedCert, ApiError> {
+        let t = verify::decode_token(token).map_err(refused)?;
+        let trust = self.trust_store()?;
+        let now = self.now();
+        let checked = verify::check_certificate(&trust, &t.certificate, now.unix_timestamp())
+            .map_err(refused)?;
+        let c = Challenge::parse(&t.tbs).map_err(|_| refused(ProofRefusal::ChallengeMalformed))?;
+        if c.origin != self.config.origin_string() {
+            return Err(refused(ProofRefusal::ChallengeWrongOrigin));
+        }
+        let session = ctx
+            .session
+            .as_ref()
+            .map(|s| s.id_hash.clone())
+            .unwrap_or_default();
+        self.take_challenge(&c, &session, purpose).await?;
+        verify::check_signature(&t.certificate, t.tbs.as_bytes(), &t.signature).map_err(refused)?;
+        Ok(checked)
+    }
+
+    /// Re-applies the registry rules to `account_id` for a certificate of `kind`.
+    async fn card_rules(
+        &self,
+        account_id: &str,
+        checked: &CheckedCert,
+    ) -> std::result::Result<(), ApiError> {
+        let now = self.now();
+        let current = self.current_record(account_id).await?;
+        let right = match checked.kind {
+            CardKind::Natural => Right::NaturalCertificateUpload,
+            CardKind::Organization => Right::OrganizationCertificateUpload,
+        };
+        eligibility::decide(right, current.as_ref().map(|c| &c.record), now).map_err(
+            |refusal| ApiError::NotEligible {
+                refusal,
+                today: tz::taipei_date(now),
+            },
+        )?;
+        let Some(person) = current else {
+            return Err(refused(ProofRefusal::NoPersonRecord));
+        };
+        match checked.kind {
+            CardKind::Natural => {
+                let last4 = person.national_id.get(6..).unwrap_or_default();
+                if checked.profile.id_last4.as_deref() != Some(last4) {
+                    return Err(refused(ProofRefusal::IdMismatch));
+                }
+            }
+            CardKind::Organization => {
+                if checked.profile.agency_oid.is_none()
+                    || checked.profile.agency_oid != person.agency_oid
+                {
+                    return Err(refused(ProofRefusal::AgencyMismatch));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn card_setup_impl(&self) -> CardSetup {
+        CardSetup {
+            enabled: self.card_trust.is_some(),
+            agent_origin: self.config.agent_origin.clone(),
+            portal_origin: self.config.origin_string(),
+        }
+    }
+
+    pub async fn card_challenge_impl(
+        &self,
+        ctx: &RequestCtx,
+        purpose: Purpose,
+    ) -> std::result::Result<(String, Vec<String>), ApiError> {
+        self.trust_store()?;
+        let (session, cookies) = self.ensure_session(ctx).await?;
+        let mut b = [0u8; NONCE_BYTES];
+        OsRng.fill_bytes(&mut b);
+        let now = self.now();
+        let c = Challenge {
+            purpose,
+            origin: self.config.origin_string(),
+            nonce: B64.encode(b),
+            issued_at: now.unix_timestamp(),
+        };
+        sqlx::query("INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&c.nonce)
+            .bind(&session)
+            .bind(purpose_str(purpose))
+            .bind(&c.origin)
+            .bind(c.issued_at * 1000)
+            .bind(ms(now + Duration::seconds(self.config.challenge_ttl_secs)))
+            .execute(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?;
+        Ok((c.to_tbs(), cookies))
+    }
+
+    pub async fn cert_lookup_impl(
+        &self,
+        certificate_b64: &str,
+    ) -> std::result::Result<CertLookup, ApiError> {
+        let der = B64
+            .decode(certificate_b64.trim())
+            .map_err(|_| refused(ProofRefusal::MalformedToken))?;
+        if der.is_empty() || der.len() > 16 * 1024 {
+            return Err(refused(ProofRefusal::MalformedToken));
+        }
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM cert_bindings WHERE fingerprint = $1")
+                .bind(verify::fingerprint(&der))
+                .fetch_one(&self.db.pool)
+                .await
+                .map_err(ServerError::from)?;
+        let kind = profile::parse(&der)
+            .ok()
+            .and_then(|p| match p.subject_type.as_deref() {
+                Some(oid::TYPE_NATURAL_PERSON) => Some(CardKindView::Natural),
+                Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT) => {
+                    Some(CardKindView::Organization)
+                }
+                _ => None,
+            });
+        Ok(CertLookup { bound: n > 0, kind })
+    }
+
+    pub async fn cert_login_impl(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        let result = self.cert_login_checked(ctx, token).await;
+        let outcome = match &result {
+            Ok(_) => "success".to_string(),
+            Err(ApiError::Card(r)) => r.code().to_string(),
+            Err(ApiError::NotEligible { refusal, .. }) => format!("eligibility:{refusal:?}"),
+            Err(e) => format!("error:{e}"),
+        };
+        let (key, account) = match &result {
+            Ok((name, id, _)) => (name.clone(), Some(id.clone())),
+            Err(_) => (String::new(), None),
+        };
+        self.audit_card(
+            ctx,
+            store::KIND_LOGIN_CERT,
+            &key,
+            account.as_deref(),
+            if result.is_ok() { "success" } else { "failure" },
+            Some(&outcome),
+        )
+        .await;
+        result.map(|(_, _, g)| g)
+    }
+
+    async fn cert_login_checked(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<(String, String, LoginGranted), ApiError> {
+        let checked = self.verify_proof(ctx, token, Purpose::Login).await?;
+        let row = sqlx::query("SELECT id, account_id FROM cert_bindings WHERE fingerprint = $1")
+            .bind(&checked.fingerprint)
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?;
+        let Some(row) = row else {
+            return Err(refused(ProofRefusal::NotBound));
+        };
+        let binding_id: String = row.try_get("id").map_err(ServerError::from)?;
+        let account_id: String = row.try_get("account_id").map_err(ServerError::from)?;
+        let acct = store::account_by_id(&self.db.pool, &account_id)
+            .await?
+            .filter(|a| !a.disabled)
+            .ok_or(refused(ProofRefusal::NotBound))?;
+        // The rules again, at every sign-in: the binding stays, the sign-in does not happen.
+        self.card_rules(&acct.id, &checked).await?;
+        let now = self.now();
+        if let Some(old) = &ctx.session {
+            store::delete_session(&self.db.pool, &old.id_hash).await?;
+        }
+        let token = tokens::secret_token();
+        store::insert_session(
+            &self.db.pool,
+            &NewSession {
+                id_hash: &tokens::token_hash(&token),
+                account_id: Some(&acct.id),
+                now,
+                expires_at: self.sessions.hard_expiry(now),
+                client: &ctx.client,
+                user_agent: ctx.user_agent.as_deref(),
+            },
+        )
+        .await?;
+        sqlx::query("UPDATE cert_bindings SET last_used_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(&binding_id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?;
+        Ok((
+            acct.name,
+            acct.id,
+            LoginGranted {
+                set_cookies: vec![self.cookies.session_cookie(&token)],
+            },
+        ))
+    }
+
+    async fn start_flow(
+        &self,
+        session_hash: &str,
+        account_id: &str,
+        kind: CardKindView,
+    ) -> Result<()> {
+        let k = match kind {
+            CardKindView::Natural => "natural",
+            CardKindView::Organization => "org",
+        };
+        sqlx::query("DELETE FROM bind_flows WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.db.pool)
+            .await?;
+        sqlx::query("INSERT INTO bind_flows (session_hash, account_id, kind, started_at) VALUES ($1, $2, $3, $4)")
+            .bind(session_hash)
+            .bind(account_id)
+            .bind(k)
+            .bind(ms(self.now()))
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The rights the chosen kind needs, checked before the card is asked anything.
+    async fn precheck(
+        &self,
+        account_id: &str,
+        kind: CardKindView,
+    ) -> std::result::Result<(), ApiError> {
+        let now = self.now();
+        let current = self.current_record(account_id).await?;
+        let right = match kind {
+            CardKindView::Natural => Right::NaturalCertificateUpload,
+            CardKindView::Organization => Right::OrganizationCertificateUpload,
+        };
+        eligibility::decide(right, current.as_ref().map(|c| &c.record), now)
+            .map(|_| ())
+            .map_err(|refusal| ApiError::NotEligible {
+                refusal,
+                today: tz::taipei_date(now),
+            })
+    }
+
+    pub async fn bind_start_impl(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+        kind: CardKindView,
+    ) -> std::result::Result<Vec<String>, ApiError> {
+        self.trust_store()?;
+        let acct = self
+            .authenticate_password(ctx, account, password, "bind")
+            .await?;
+        self.precheck(&acct.id, kind).await?;
+        let (session, cookies) = self.ensure_session(ctx).await?;
+        self.start_flow(&session, &acct.id, kind).await?;
+        Ok(cookies)
+    }
+
+    pub async fn bind_start_signed_in_impl(
+        &self,
+        ctx: &RequestCtx,
+    ) -> std::result::Result<(), ApiError> {
+        self.trust_store()?;
+        let (Some(s), Some(account_id)) = (
+            &ctx.session,
+            ctx.session.as_ref().and_then(|s| s.account_id.clone()),
+        ) else {
+            return Err(ApiError::Unauthenticated);
+        };
+        self.precheck(&account_id, CardKindView::Natural).await?;
+        self.start_flow(&s.id_hash, &account_id, CardKindView::Natural)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn bind_verify_impl(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<BindPreview, ApiError> {
+        let session = ctx
+            .session
+            .as_ref()
+            .map(|s| s.id_hash.clone())
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let f = flow(&self.db.pool, &session)
+            .await?
+            .filter(|f| self.now() - f.started_at < FLOW_TTL)
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let result = self.bind_verify_checked(ctx, &session, &f, token).await;
+        if let Err(e) = &result {
+            let detail = match e {
+                ApiError::Card(r) => r.code().to_string(),
+                other => format!("{other:?}"),
+            };
+            self.audit_card(
+                ctx,
+                store::KIND_CERT_BIND,
+                "",
+                Some(&f.account_id),
+                "refused",
+                Some(&detail),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn bind_verify_checked(
+        &self,
+        ctx: &RequestCtx,
+        session: &str,
+        f: &Flow,
+        token: &ProofToken,
+    ) -> std::result::Result<BindPreview, ApiError> {
+        let checked = self.verify_proof(ctx, token, Purpose::Bind).await?;
+        if kind_str(checked.kind) != f.kind {
+            return Err(refused(ProofRefusal::WrongCertificateType));
+        }
+        self.card_rules(&f.account_id, &checked).await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT account_id FROM cert_bindings WHERE fingerprint = $1")
+                .bind(&checked.fingerprint)
+                .fetch_optional(&self.db.pool)
+                .await
+                .map_err(ServerError::from)?;
+        match owner {
+            Some(a) if a == f.account_id => return Err(refused(ProofRefusal::AlreadyBoundToYou)),
+            Some(_) => return Err(refused(ProofRefusal::AlreadyBound)),
+            None => {}
+        }
+        sqlx::query(
+            "UPDATE bind_flows SET certificate = $1, verified_at = $2 WHERE session_hash = $3",
+        )
+        .bind(B64.encode(&checked.der))
+        .bind(ms(self.now()))
+        .bind(session)
+        .execute(&self.db.pool)
+        .await
+        .map_err(ServerError::from)?;
+        let acct = store::account_by_id(&self.db.pool, &f.account_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let p = &checked.profile;
+        let date = |unix: i64| {
+            OffsetDateTime::from_unix_timestamp(unix)
+                .map(roc_datetime)
+                .unwrap_or_default()
+        };
+        Ok(BindPreview {
+            kind: kind_view(kind_str(checked.kind)),
+            holder: p.common_name.clone().unwrap_or_default(),
+            card_number: p.subject_serial.clone().unwrap_or_default(),
+            issuer: p.issuer.clone(),
+            valid_from: date(p.not_before),
+            valid_to: date(p.not_after),
+            identifier: match checked.kind {
+                CardKind::Natural => p.id_last4.clone().unwrap_or_default(),
+                CardKind::Organization => p.agency_oid.clone().unwrap_or_default(),
+            },
+            contact_email: match checked.kind {
+                CardKind::Organization => acct.email.clone(),
+                CardKind::Natural => None,
+            },
+            account: acct.name,
+        })
+    }
+
+    pub async fn bind_confirm_impl(
+        &self,
+        ctx: &RequestCtx,
+        email: Option<&str>,
+        note: Option<&str>,
+    ) -> std::result::Result<(), ApiError> {
+        let session = ctx
+            .session
+            .as_ref()
+            .map(|s| s.id_hash.clone())
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let now = self.now();
+        let f = flow(&self.db.pool, &session)
+            .await?
+            .filter(|f| now - f.started_at < FLOW_TTL && f.verified_at.is_some())
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let cert_b64 = f.certificate.clone().ok_or(ApiError::NoUploadInProgress)?;
+        let der = B64.decode(&cert_b64).map_err(|_| ApiError::Internal)?;
+        let p = ecpa_cardproto::profile::parse(&der).map_err(|_| ApiError::Internal)?;
+        let email = email.map(str::trim).filter(|e| !e.is_empty());
+        if let Some(e) = email {
+            if e.len() > 254 || !e.contains('@') || e.contains(char::is_whitespace) {
+                return Err(ApiError::InvalidInput("email".into()));
+            }
+        }
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+            return Err(ApiError::InvalidInput("note".into()));
+        }
+        let (email, note) = if f.kind == "org" {
+            (email, note)
+        } else {
+            (None, None)
+        };
+        let id = tokens::row_id();
+        let inserted = sqlx::query(
+            "INSERT INTO cert_bindings (id, account_id, fingerprint, kind, subject, issuer, serial, card_number, not_before, not_after, \
+             certificate, contact_email, note, bound_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&id)
+        .bind(&f.account_id)
+        .bind(verify::fingerprint(&der))
+        .bind(&f.kind)
+        .bind(&p.subject)
+        .bind(&p.issuer)
+        .bind(&p.serial_hex)
+        .bind(p.subject_serial.as_deref())
+        .bind(p.not_before)
+        .bind(p.not_after)
+        .bind(&cert_b64)
+        .bind(email)
+        .bind(note)
+        .bind(ms(now))
+        .execute(&self.db.pool)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                // Someone bound this certificate in the meantime: exactly one wins.
+                self.audit_card(
+                    ctx,
+                    store::KIND_CERT_BIND,
+                    "",
+                    Some(&f.account_id),
+                    "refused",
+                    Some(ProofRefusal::AlreadyBound.code()),
+                )
+                .await;
+                return Err(refused(ProofRefusal::AlreadyBound));
+            }
+            Err(e) => return Err(ServerError::from(e).into()),
+        }
+        sqlx::query("DELETE FROM bind_flows WHERE session_hash = $1")
+            .bind(&session)
+            .execute(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?;
+        if f.kind == "natural" {
+            crate::catalog::complete_todo(
+                &self.db.pool,
+                &f.account_id,
+                crate::catalog::TODO_NATURAL_CERT,
+                now,
+            )
+            .await?;
+        }
+        let key = store::account_by_id(&self.db.pool, &f.account_id)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        self.audit_card(
+            ctx,
+            store::KIND_CERT_BIND,
+            &key,
+            Some(&f.account_id),
+            "ok",
+            Some(&format!(
+                "{}:{}",
+                f.kind,
+                p.subject_serial.unwrap_or_default()
+            )),
+        )
+        .await;
+        Ok(())
+    }
+
+    pub async fn my_certificates_impl(
+        &self,
+        ctx: &RequestCtx,
+    ) -> std::result::Result<Vec<BoundCert>, ApiError> {
+        let account_id = ctx
+            .session
+            .as_ref()
+            .and_then(|s| s.account_id.clone())
+            .ok_or(ApiError::Unauthenticated)?;
+        let rows = sqlx::query(
+            "SELECT id, kind, subject, card_number, not_after, bound_at, last_used_at FROM cert_bindings WHERE account_id = $1 ORDER BY bound_at",
+        )
+        .bind(&account_id)
+        .fetch_all(&self.db.pool)
+        .await
+        .map_err(ServerError::from)?;
+        let date = |unix: i64| {
+            OffsetDateTime::from_unix_timestamp(unix)
+                .map(roc_datetime)
+                .unwrap_or_default()
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(BoundCert {
+                    id: r.try_get("id")?,
+                    kind: kind_view(&r.try_get::<String, _>("kind")?),
+                    subject: r.try_get("subject")?,
+                    card_number: r
+                        .try_get::<Option<String>, _>("card_number")?
+                        .unwrap_or_default(),
+                    valid_to: date(r.try_get("not_after")?),
+                    bound_at: roc_datetime(crate::db::from_ms(r.try_get("bound_at")?)),
+                    last_used: r
+                        .try_get::<Option<i64>, _>("last_used_at")?
+                        .map(|m| roc_datetime(crate::db::from_ms(m))),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(|e| ServerError::from(e).into())
+    }
+
+    pub async fn remove_certificate_impl(
+        &self,
+        ctx: &RequestCtx,
+        id: &str,
+    ) -> std::result::Result<(), ApiError> {
+        let account_id = ctx
+            .session
+            .as_ref()
+            .and_then(|s| s.account_id.clone())
+            .ok_or(ApiError::Unauthenticated)?;
+        let n = sqlx::query("DELETE FROM cert_bindings WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(&account_id)
+            .execute(&self.db.pool)
+            .await
+            .map_err(ServerError::from)?
+            .rows_affected();
+        if n == 0 {
+            return Err(ApiError::NotFound);
+        }
+        let key = store::account_by_id(&self.db.pool, &account_id)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default();
+        self.audit_card(
+            ctx,
+            store::KIND_CERT_UNBIND,
+            &key,
+            Some(&account_id),
+            "ok",
+            Some(id),
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// Removes challenges a day past their expiry.
+pub async fn purge_challenges(pool: &sqlx::AnyPool, now: OffsetDateTime) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
+        .bind(ms(now - Duration::days(1)))
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
