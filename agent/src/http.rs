@@ -88,7 +88,7 @@ async fn host_check(State(st): State<Arc<AppState>>, req: Request, next: Next) -
         HeaderValue::from_static("nosniff"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res
 }
 
@@ -336,10 +336,19 @@ async fn add_domain_confirm(
     body: axum::extract::Form<HashMap<String, String>>,
 ) -> Response {
     let own = st.own_origins();
-    let from_own_page = headers
-        .get(header::ORIGIN)
+    // The form is the agent's own page. Browsers send `Origin: null` for a form post from a
+    // page whose referrer policy is strict, so `Sec-Fetch-Site` decides then; a foreign
+    // Origin never passes. The one-time token is required as well.
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let same_origin_fetch = headers
+        .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|o| own.iter().any(|x| x == o));
+        .is_some_and(|v| v == "same-origin");
+    let from_own_page = match origin {
+        Some(o) if own.iter().any(|x| x == o) => true,
+        Some("null") | None => same_origin_fetch,
+        Some(_) => false,
+    };
     let token = body.get("token").cloned().unwrap_or_default();
     let pending = st
         .confirmations
@@ -349,6 +358,10 @@ async fn add_domain_confirm(
     let Some((site, issued)) =
         pending.filter(|(_, t)| from_own_page && t.elapsed() < Duration::from_secs(300))
     else {
+        tracing::warn!(
+            from_own_page,
+            "addDomain confirmation refused (unknown, expired or foreign)"
+        );
         return (
             StatusCode::FORBIDDEN,
             page(
@@ -361,6 +374,7 @@ async fn add_domain_confirm(
     };
     let _ = issued;
     let trusted = body.get("decision").is_some_and(|d| d == "trust");
+    tracing::info!(%site, trusted, "addDomain: the user decided");
     let code = if trusted {
         match st.trust.add(&site) {
             Ok(()) => crate::codes::OK,
@@ -684,5 +698,38 @@ mod tests {
         assert!(body.contains("addDomain") && st.trust.is_trusted(site));
         let (s, _, _) = send(&a, post("/addDomain", &own, form(&token))).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "a token works once");
+
+        // `Origin: null` (a strict referrer policy): Sec-Fetch-Site decides.
+        let fresh = |site: &'static str| {
+            let a = a.clone();
+            async move {
+                let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
+                    .header("host", "127.0.0.1:61161")
+                    .body(Body::empty())
+                    .unwrap();
+                let (_, _, body) = send(&a, r).await;
+                body.split("name=\"token\" value=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let other = "https://second.example";
+        let null_from = |fetch_site: &'static str| {
+            [
+                ("origin", "null"),
+                ("sec-fetch-site", fetch_site),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ]
+        };
+        let t = fresh(other).await;
+        let (s, _, _) = send(&a, post("/addDomain", &null_from("cross-site"), form(&t))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(!st.trust.is_trusted(other));
+        let t = fresh(other).await;
+        let (s, _, _) = send(&a, post("/addDomain", &null_from("same-origin"), form(&t))).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(st.trust.is_trusted(other));
     }
 }

@@ -99,6 +99,8 @@ pub struct Server {
     child: Child,
     pub base_url: String,
     pub log: PathBuf,
+    bin: PathBuf,
+    database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -140,13 +142,11 @@ impl Server {
         };
         let log = dir.path().join("server.log");
         let out = std::fs::File::create(&log)?;
+        let database_url = format!("sqlite://{}", dir.path().join("ecpa.db").display());
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
             .arg("--demo-if-empty")
-            .env(
-                "ECPA_DATABASE_URL",
-                format!("sqlite://{}", dir.path().join("ecpa.db").display()),
-            )
+            .env("ECPA_DATABASE_URL", &database_url)
             .env("ECPA_LISTEN", format!("127.0.0.1:{port}"))
             .env("ECPA_SITE_ROOT", &site)
             .env("ECPA_LOG", "info,sqlx=warn")
@@ -168,6 +168,8 @@ impl Server {
             child,
             base_url,
             log,
+            bin,
+            database_url,
             _dir: dir,
         };
         if let Err(e) = wait_http_ok(
@@ -184,6 +186,31 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// Runs the operator CLI (`ecpa-server ARGS`) on this scenario's database, `stdin` as input.
+    pub async fn cli(&self, args: &[&str], stdin: &str) -> Result<String> {
+        use tokio::io::AsyncWriteExt;
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .env("ECPA_DATABASE_URL", &self.database_url)
+            .env_remove("ECPA_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut i) = child.stdin.take() {
+            i.write_all(stdin.as_bytes()).await?;
+        }
+        let out = child.wait_with_output().await?;
+        if !out.status.success() {
+            return Err(HarnessError::Setup(format!(
+                "ecpa-server {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     pub async fn stop(&mut self) {
@@ -310,6 +337,11 @@ fn hsm_sim_bin() -> Result<PathBuf> {
     Ok(sim)
 }
 
+/// Where pcscd's output goes when this run starts it.
+pub fn pcscd_log() -> PathBuf {
+    report_dir().join("pcscd.log")
+}
+
 /// pcscd with the virtual readers for the whole run: started when none runs (as root), and
 /// stopped again at the end if this run started it, so the machine is left as found.
 #[derive(Debug)]
@@ -320,10 +352,12 @@ pub struct PcscdGuard {
 impl PcscdGuard {
     pub async fn start() -> Result<Self> {
         let state = tempfile::tempdir()?;
+        std::fs::create_dir_all(report_dir())?;
         let out = Command::new(hsm_sim_bin()?)
             .arg("--state")
             .arg(state.path())
             .args(["pcscd", "start", "--json"])
+            .env("HSM_SIM_PCSCD_LOG", pcscd_log())
             .stdin(Stdio::null())
             .output()
             .await?;
@@ -343,6 +377,11 @@ impl PcscdGuard {
             None
         };
         Ok(Self { started_pid })
+    }
+
+    /// The pid of the pcscd this run started, if it did.
+    pub fn started_pid(&self) -> Option<i32> {
+        self.started_pid
     }
 
     pub fn stop(&mut self) {
@@ -395,6 +434,8 @@ impl CardLab {
             .arg(self.dir.path().join("sim"))
             .args(args)
             .arg("--json")
+            // Inserted cards leave their readers when the harness is gone.
+            .env("HSM_SIM_WATCH_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .output()
             .await?;
@@ -436,12 +477,36 @@ impl CardLab {
         Ok(())
     }
 
+    /// Stops the agent (the page then finds no component on the port).
+    pub async fn stop_agent(&mut self) {
+        if let Some(mut a) = self.agent.take() {
+            let _ = a.kill().await;
+            let _ = a.wait().await;
+        }
+    }
+
+    /// Restarts the agent trusting exactly `sites` (configured) and forgetting sites the
+    /// user added earlier.
+    pub async fn restart_agent(&mut self, sites: &[&str]) -> Result<()> {
+        self.stop_agent().await;
+        let _ = std::fs::remove_file(self.dir.path().join("trusted-sites.json"));
+        self.start_agent_trusting(sites).await
+    }
+
     /// Starts the agent, trusting `site` (or nobody when `None`: the page must ask).
     pub async fn start_agent(&mut self, site: Option<&str>) -> Result<()> {
+        let sites: Vec<&str> = site.into_iter().collect();
+        self.start_agent_trusting(&sites).await
+    }
+
+    async fn start_agent_trusting(&mut self, sites: &[&str]) -> Result<()> {
         let bin = std::env::var_os("ECPA_E2E_AGENT")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target/debug/ecpa-agent"));
-        let out = std::fs::File::create(&self.agent_log)?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.agent_log)?;
         let mut cmd = Command::new(&bin);
         cmd.arg("--port")
             .arg(self.agent_port.to_string())
@@ -455,7 +520,7 @@ impl CardLab {
             .stdin(Stdio::null())
             .stdout(Stdio::from(out.try_clone()?))
             .stderr(Stdio::from(out));
-        if let Some(site) = site {
+        for site in sites {
             cmd.arg("--trust").arg(site);
         }
         die_with_parent(&mut cmd);
@@ -477,5 +542,73 @@ impl CardLab {
         for r in std::mem::take(&mut self.inserted) {
             let _ = self.sim(&["eject", "--reader", &r.to_string()]).await;
         }
+    }
+}
+
+/// Another site on this machine (a different origin from the portal's), serving one page
+/// that tries to use the card agent: through the popup relay (`#relay`) and by posting to
+/// it directly (`#direct`). What the agent answered is written into `#relay-result` /
+/// `#direct-result`.
+#[derive(Debug)]
+pub struct ForeignSite {
+    pub origin: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ForeignSite {
+    /// `request` is the JSON the page sends to the agent.
+    pub async fn start(agent_origin: &str, request: &serde_json::Value) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let agent = serde_json::to_string(agent_origin).unwrap_or_default();
+        let req = serde_json::to_string(&request.to_string()).unwrap_or_default();
+        let html = format!(
+            r#"<!DOCTYPE html><html lang="zh-Hant-TW"><meta charset="utf-8"><title>另一個網站</title>
+<body><h1>另一個網站</h1>
+<button id="relay" type="button">經由讀卡元件視窗</button>
+<button id="direct" type="button">直接呼叫讀卡元件</button>
+<pre id="relay-result"></pre><pre id="direct-result"></pre>
+<script>
+var AGENT = {agent}, REQ = {req}, popup = null;
+window.addEventListener('message', function (ev) {{
+  if (ev.origin !== AGENT) return;
+  var d = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data);
+  if (d.indexOf('getTbs') >= 0) {{ popup.postMessage(REQ, AGENT); return; }}
+  document.getElementById('relay-result').textContent = d;
+}});
+document.getElementById('relay').onclick = function () {{
+  popup = window.open(AGENT + '/popupForm', 'agent', 'width=400,height=300');
+  setTimeout(function () {{ var r = document.getElementById('relay-result'); if (!r.textContent) r.textContent = 'no answer'; }}, 20000);
+}};
+document.getElementById('direct').onclick = function () {{
+  fetch(AGENT + '/sign', {{ method: 'POST', headers: {{ 'Content-Type': 'application/x-www-form-urlencoded' }}, body: 'tbsPackage=' + encodeURIComponent(REQ) }})
+    .then(function (r) {{ return r.text(); }})
+    .then(function (t) {{ document.getElementById('direct-result').textContent = t; }})
+    .catch(function () {{ document.getElementById('direct-result').textContent = 'blocked'; }});
+}};
+</script></body></html>"#
+        );
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let html = html.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let res = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                        html.len()
+                    );
+                    let _ = s.write_all(res.as_bytes()).await;
+                });
+            }
+        });
+        Ok(Self { origin, task })
+    }
+}
+
+impl Drop for ForeignSite {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -26,6 +26,25 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // Interrupted (Ctrl-C, SIGTERM): stop the pcscd this run started; the server, agent,
+    // ChromeDriver and the cards' processes end with the harness by themselves.
+    let started_pcscd = pcscd.started_pid();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        if let Some(pid) = started_pcscd {
+            // SAFETY: kill(2) on the pcscd this run started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        eprintln!("e2e: interrupted");
+        std::process::exit(130);
+    });
     steps::set_driver_url(driver.url.clone());
     let features = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
 
@@ -56,7 +75,6 @@ async fn main() {
             }
             .boxed_local()
         })
-        .with_default_cli()
         .run(features)
         .await;
 

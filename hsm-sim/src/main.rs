@@ -363,6 +363,22 @@ fn eject(state: &Path, reader: u8) -> Result<String, SimError> {
 
 fn serve_card(sim: &Sim, card: &str, reader: u8) -> Result<(), SimError> {
     let inserted = reader::insert(sim, card, reader)?;
+    // A test harness can ask the card to leave the reader when the harness is gone
+    // (`HSM_SIM_WATCH_PID`), so an interrupted run leaves no card behind.
+    if let Some(pid) = std::env::var("HSM_SIM_WATCH_PID")
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        let file = reader_file(&sim.state, reader);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            // SAFETY: signal 0 only asks whether the process exists.
+            if unsafe { libc::kill(pid, 0) } != 0 {
+                let _ = std::fs::remove_file(&file);
+                std::process::exit(0);
+            }
+        });
+    }
     let occ = Occupant {
         pid: std::process::id(),
         card: card.into(),

@@ -37,11 +37,23 @@ impl Pcscd {
             return Ok(Self { child: None });
         }
         let bin = std::env::var("HSM_SIM_PCSCD").unwrap_or_else(|_| "/usr/sbin/pcscd".into());
+        // `HSM_SIM_PCSCD_LOG`: where pcscd's own messages go (test reports), else nowhere.
+        let log = std::env::var_os("HSM_SIM_PCSCD_LOG").and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
+        let (out, err) = match log.and_then(|f| f.try_clone().ok().map(|g| (f, g))) {
+            Some((f, g)) => (Stdio::from(f), Stdio::from(g)),
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(&bin)
             .args(["-f"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .map_err(|e| {
                 format!("cannot start {bin}: {e} (run `make setup`; pcscd must run as root)")

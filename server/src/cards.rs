@@ -445,16 +445,20 @@ impl Portal {
         ctx: &RequestCtx,
         token: &ProofToken,
     ) -> std::result::Result<LoginGranted, ApiError> {
-        let result = self.cert_login_checked(ctx, token).await;
+        // The account the certificate is bound to, once known: a refusal after that point
+        // (the registry rules) is shown in that user's 最近活動 too.
+        let mut bound_to = None;
+        let result = self.cert_login_checked(ctx, token, &mut bound_to).await;
         let outcome = match &result {
             Ok(_) => "success".to_string(),
             Err(ApiError::Card(r)) => r.code().to_string(),
             Err(ApiError::NotEligible { refusal, .. }) => format!("eligibility:{refusal:?}"),
             Err(e) => format!("error:{e}"),
         };
-        let (key, account) = match &result {
-            Ok((name, id, _)) => (name.clone(), Some(id.clone())),
-            Err(_) => (String::new(), None),
+        let (key, account) = match (&result, bound_to) {
+            (Ok((name, id, _)), _) => (name.clone(), Some(id.clone())),
+            (Err(_), Some((name, id))) => (name, Some(id)),
+            (Err(_), None) => (String::new(), None),
         };
         self.audit_card(
             ctx,
@@ -472,6 +476,7 @@ impl Portal {
         &self,
         ctx: &RequestCtx,
         token: &ProofToken,
+        bound_to: &mut Option<(String, String)>,
     ) -> std::result::Result<(String, String, LoginGranted), ApiError> {
         let checked = self.verify_proof(ctx, token, Purpose::Login).await?;
         let row = sqlx::query("SELECT id, account_id FROM cert_bindings WHERE fingerprint = $1")
@@ -488,6 +493,7 @@ impl Portal {
             .await?
             .filter(|a| !a.disabled)
             .ok_or(refused(ProofRefusal::NotBound))?;
+        *bound_to = Some((acct.name.clone(), acct.id.clone()));
         // The rules again, at every sign-in: the binding stays, the sign-in does not happen.
         self.card_rules(&acct.id, &checked).await?;
         let now = self.now();

@@ -82,7 +82,7 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
             "content-security-policy",
             "frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
         ),
-        // The card popup (a later feature) needs its opener; nothing else may reach us.
+        // The card component's relay window needs its opener; nothing else may reach us.
         ("cross-origin-opener-policy", "same-origin-allow-popups"),
     ] {
         app = app.layer(SetResponseHeaderLayer::if_not_present(

@@ -719,4 +719,13 @@ async fn rules_apply_again_at_sign_in(app: TestApp) {
             .await,
         0
     );
+    // Both refusals are on the accounts' own records (their 最近活動), with the reason.
+    assert_eq!(
+        e.count(
+            "SELECT COUNT(*) FROM audit_log WHERE kind = 'login.certificate' AND outcome = 'failure' \
+             AND account_id IS NOT NULL AND detail LIKE 'eligibility:%'"
+        )
+        .await,
+        2
+    );
 }

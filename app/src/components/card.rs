@@ -44,9 +44,9 @@ pub fn AgentProblem(
                 trust_note.set(Some("請在憑證元件的視窗中按「信任此網站」。".into()));
                 spawn_local(async move {
                     match relay.trust_answer().await {
+                        // A new relay window needs a new click, so the user retries.
                         Ok(a) if a.ret_code() == 0 => {
-                            trust_note.set(None);
-                            on_retry.run(());
+                            trust_note.set(Some("已將本網站加入信任的網站，請按「重試」。".into()))
                         }
                         Ok(a) => trust_note.set(Some(agent_message(a.outcome()).0)),
                         Err(o) => trust_note.set(Some(agent_message(o).0)),
@@ -64,6 +64,7 @@ pub fn AgentProblem(
         .into_any(),
         AgentAction::TrustSite => view! {
             <button type="button" class="btn btn--primary" id="agent-trust-site" on:click=trust>"將本網站加入信任的網站"</button>
+            <button type="button" class="btn btn--secondary" id="agent-retry" on:click=retry>"重試"</button>
         }
         .into_any(),
         AgentAction::UnlockCard => view! {
@@ -79,7 +80,7 @@ pub fn AgentProblem(
         <div class="notice notice--error agent-problem" role="alert" data-outcome=format!("{outcome:?}")>
             <p id="agent-message">{message}</p>
             <p class="actions">{actions}</p>
-            <p class="hint" aria-live="polite">{move || trust_note.get()}</p>
+            <p class="hint" aria-live="polite" id="agent-trust-note">{move || trust_note.get()}</p>
         </div>
     }
 }

@@ -2,6 +2,7 @@
 
 use super::{PortalWorld, StepResult};
 use cucumber::{then, when};
+use ecpa_e2e::HarnessError;
 
 #[when(expr = "使用者以帳號 {string} 與密碼 {string} 登入")]
 async fn sign_in(w: &mut PortalWorld, account: String, password: String) -> StepResult {
@@ -36,4 +37,42 @@ async fn back_home(w: &mut PortalWorld) -> StepResult {
 #[then(expr = "登入表單顯示錯誤訊息 {string}")]
 async fn login_error(w: &mut PortalWorld, text: String) -> StepResult {
     w.wait_text("#login-error", &text).await
+}
+
+#[when(expr = "使用者以帳號 {string} 與錯誤密碼連續登入 {int} 次")]
+async fn wrong_password_times(w: &mut PortalWorld, account: String, times: u32) -> StepResult {
+    // Each wrong password must be a counted failure: when the account's rising delay
+    // answers "try later" instead, wait and submit the same attempt again.
+    let mut done = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while done < times {
+        w.open("/").await?;
+        w.find("body[data-hydrated='true']").await?;
+        sign_in(w, account.clone(), format!("Wrong-Pass-20{done:02}")).await?;
+        let text = loop {
+            let t = w.find("#login-error").await?.text().await?;
+            if !t.is_empty() {
+                break t;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(HarnessError::Check("no answer to a sign-in attempt".into()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        if text.contains("帳號或密碼錯誤") {
+            done += 1;
+        } else if text.contains("登入嘗試次數過多") {
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        } else {
+            return Err(HarnessError::Check(format!(
+                "unexpected sign-in answer 「{text}」"
+            )));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(HarnessError::Check(format!(
+                "only {done} of {times} failures counted in 60 s"
+            )));
+        }
+    }
+    Ok(())
 }

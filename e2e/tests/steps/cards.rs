@@ -2,7 +2,9 @@
 
 use super::{PortalWorld, StepResult, WAIT};
 use cucumber::{given, then, when};
-use ecpa_e2e::HarnessError;
+use ecpa_cardproto::challenge::{Challenge, Purpose};
+use ecpa_e2e::{ForeignSite, HarnessError};
+use fantoccini::Locator;
 
 /// National IDs of the demo personas (the registry the demo data loads).
 fn national_id(name: &str) -> Option<&'static str> {
@@ -10,6 +12,9 @@ fn national_id(name: &str) -> Option<&'static str> {
         "王小明" => "A123456789",
         "陳志偉" => "B120240011",
         "李志明" => "N126550061",
+        "張雅婷" => "D223450040",
+        "吳宗翰" => "S127770052",
+        "林美華" => "F228000104",
         _ => return None,
     })
 }
@@ -197,5 +202,170 @@ async fn tries_left(w: &mut PortalWorld, name: String, want: u64) -> StepResult 
         other => Err(HarnessError::Check(format!(
             "tries left {other:?}, expected {want}"
         ))),
+    }
+}
+
+#[given("讀卡元件未啟動")]
+async fn agent_down(w: &mut PortalWorld) -> StepResult {
+    w.cards.stop_agent().await;
+    Ok(())
+}
+
+#[given("讀卡元件尚未信任本網站")]
+async fn agent_untrusting(w: &mut PortalWorld) -> StepResult {
+    w.cards.restart_agent(&[]).await
+}
+
+#[when("使用者在讀卡元件視窗按下「信任此網站」")]
+async fn trust_in_agent_window(w: &mut PortalWorld) -> StepResult {
+    let c = w.client().await?.clone();
+    let main = c.window().await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        for h in c.windows().await? {
+            if h == main {
+                continue;
+            }
+            c.switch_to_window(h).await?;
+            if c.current_url().await?.path() == "/addDomain" {
+                let b = c
+                    .wait()
+                    .at_most(WAIT)
+                    .for_element(Locator::Css("#trust"))
+                    .await?;
+                b.click().await?;
+                c.switch_to_window(main).await?;
+                return Ok(());
+            }
+        }
+        c.switch_to_window(main.clone()).await?;
+        if std::time::Instant::now() > deadline {
+            return Err(HarnessError::Check(
+                "the agent's /addDomain window did not open".into(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Another person in the registry (交通部公路局) whose national ID ends with the same four
+/// characters as 王小明's (A123456789), with an account: the case where the ID last-4 check
+/// passes and only the binding's uniqueness stops a second upload of the same card.
+#[given(expr = "人事資料另有身分證末四碼與王小明相同的 {word}，帳號 {string}")]
+async fn same_last4_person(w: &mut PortalWorld, name: String, account: String) -> StepResult {
+    let id = "K100146789";
+    let csv = format!(
+        "身分證統一編號,姓名,電子郵件,機關代碼,服務單位,職稱,人員區分,兼職性質,在職狀態,卸職日期,入檔日期\n\
+         {id},{name},,315200000H,工務組,技士,01,,現職,,115/01/15\n"
+    );
+    let file = w.cards.pki_dir().join("same-last4.csv");
+    std::fs::write(&file, csv)?;
+    let path = file.display().to_string();
+    w.server.cli(&["personnel", "import", &path], "").await?;
+    w.server
+        .cli(
+            &[
+                "account",
+                "create",
+                "--name",
+                &account,
+                "--display-name",
+                &name,
+            ],
+            "Ecpa-Demo-2026\n",
+        )
+        .await?;
+    w.server
+        .cli(
+            &["account", "link", "--name", &account, "--national-id", id],
+            "",
+        )
+        .await?;
+    Ok(())
+}
+
+#[given(expr = "另一個網站的網頁要求讀卡元件為本網站的登入請求簽章，PIN 為 {string}")]
+async fn foreign_page(w: &mut PortalWorld, pin: String) -> StepResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    // A portal challenge as the portal would issue it (the agent cannot tell it from one).
+    let tbs = Challenge {
+        purpose: Purpose::Login,
+        origin: w.server.base_url.clone(),
+        nonce: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=".into(),
+        issued_at: now,
+    }
+    .to_tbs();
+    let req = serde_json::json!({
+        "func": "MakeSignature", "signatureType": "PKCS1", "tbs": tbs, "tbsEncoding": "NONE",
+        "hashAlgorithm": "SHA256", "withCardSN": "true", "pin": pin, "nonce": "",
+    });
+    let site = ForeignSite::start(&w.cards.agent_origin(), &req).await?;
+    let url = format!("{}/", site.origin);
+    w.foreign = Some(site);
+    w.client().await?.goto(&url).await?;
+    Ok(())
+}
+
+#[given("讀卡元件也信任該網站")]
+async fn agent_trusts_foreign(w: &mut PortalWorld) -> StepResult {
+    let foreign = w
+        .foreign
+        .as_ref()
+        .map(|f| f.origin.clone())
+        .ok_or_else(|| HarnessError::Setup("no foreign site in this scenario".into()))?;
+    let portal = w.server.base_url.clone();
+    w.cards.restart_agent(&[&portal, &foreign]).await
+}
+
+#[then(expr = "該網頁收到讀卡元件代碼 {string}")]
+async fn foreign_got_code(w: &mut PortalWorld, code: String) -> StepResult {
+    let want = u64::from_str_radix(code.trim_start_matches("0x"), 16)
+        .map_err(|e| HarnessError::Setup(format!("{code}: {e}")))?;
+    w.wait_text("#relay-result", "ret_code").await?;
+    let text = w.find("#relay-result").await?.text().await?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| HarnessError::Check(format!("agent answer {text}: {e}")))?;
+    let got = v.get("ret_code").and_then(|c| c.as_u64());
+    let signature = v
+        .get("signature")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
+    if got != Some(want) || !signature.is_empty() {
+        return Err(HarnessError::Check(format!(
+            "expected ret_code {code} and no signature, got {text}"
+        )));
+    }
+    Ok(())
+}
+
+#[then("該網頁直接呼叫讀卡元件也取不到簽章")]
+async fn foreign_direct_refused(w: &mut PortalWorld) -> StepResult {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = w.find("#direct-result").await?.text().await?;
+        if !text.is_empty() {
+            let signed = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| {
+                    v.get("signature")
+                        .and_then(|s| s.as_str())
+                        .map(|s| !s.is_empty())
+                })
+                .unwrap_or(false);
+            return if signed {
+                Err(HarnessError::Check(format!(
+                    "the agent signed for another site: {text}"
+                )))
+            } else {
+                Ok(())
+            };
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(HarnessError::Check("no answer to the direct call".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -44,6 +44,8 @@ pub struct PortalWorld {
     pub cards: CardLab,
     /// Card numbers by the name the scenario gave them (holder or agency).
     pub card_numbers: std::collections::HashMap<String, String>,
+    /// Another site's page trying to use the agent (scenario 7).
+    pub foreign: Option<ecpa_e2e::ForeignSite>,
     client: Option<Client>,
     pub options: BrowserOptions,
     profile: tempfile::TempDir,
@@ -66,6 +68,7 @@ impl PortalWorld {
             server,
             cards,
             card_numbers: Default::default(),
+            foreign: None,
             client: None,
             options: BrowserOptions::default(),
             profile: tempfile::tempdir()?,
@@ -163,6 +166,10 @@ impl PortalWorld {
         files.push(p);
         let p = dir.join("agent.log");
         if std::fs::copy(&self.cards.agent_log, &p).is_ok() {
+            files.push(p);
+        }
+        let p = dir.join("pcscd.log");
+        if std::fs::copy(ecpa_e2e::pcscd_log(), &p).is_ok() {
             files.push(p);
         }
         if let Ok(status) = self.cards.sim(&["status"]).await {
