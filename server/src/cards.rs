@@ -6,7 +6,7 @@ use crate::{
     db::ms,
     error::{Result, ServerError},
     service::{roc_datetime, Portal},
-    store::{self, AuditEntry, NewSession},
+    store::{self, AuditEntry},
     tokens,
 };
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
@@ -213,22 +213,8 @@ impl Portal {
         if let Some(s) = &ctx.session {
             return Ok((s.id_hash.clone(), vec![]));
         }
-        let now = self.now();
-        let token = tokens::secret_token();
-        let id_hash = tokens::token_hash(&token);
-        store::insert_session(
-            &self.db.pool,
-            &NewSession {
-                id_hash: &id_hash,
-                account_id: None,
-                now,
-                expires_at: self.sessions.hard_expiry(now),
-                client: &ctx.client,
-                user_agent: ctx.user_agent.as_deref(),
-            },
-        )
-        .await?;
-        Ok((id_hash, vec![self.cookies.session_cookie(&token)]))
+        let (id_hash, cookie) = self.new_session(ctx, None).await?;
+        Ok((id_hash, vec![cookie]))
     }
 
     async fn audit_card(
@@ -497,22 +483,7 @@ impl Portal {
         // The rules again, at every sign-in: the binding stays, the sign-in does not happen.
         self.card_rules(&acct.id, &checked).await?;
         let now = self.now();
-        if let Some(old) = &ctx.session {
-            store::delete_session(&self.db.pool, &old.id_hash).await?;
-        }
-        let token = tokens::secret_token();
-        store::insert_session(
-            &self.db.pool,
-            &NewSession {
-                id_hash: &tokens::token_hash(&token),
-                account_id: Some(&acct.id),
-                now,
-                expires_at: self.sessions.hard_expiry(now),
-                client: &ctx.client,
-                user_agent: ctx.user_agent.as_deref(),
-            },
-        )
-        .await?;
+        let (_, session_cookie) = self.new_session(ctx, Some(&acct.id)).await?;
         sqlx::query("UPDATE cert_bindings SET last_used_at = $1 WHERE id = $2")
             .bind(ms(now))
             .bind(&binding_id)
@@ -523,7 +494,7 @@ impl Portal {
             acct.name,
             acct.id,
             LoginGranted {
-                set_cookies: vec![self.cookies.session_cookie(&token)],
+                set_cookies: vec![session_cookie],
             },
         ))
     }

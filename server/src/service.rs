@@ -127,6 +127,35 @@ pub fn roc_datetime(t: OffsetDateTime) -> String {
 }
 
 impl Portal {
+    /// A fresh session (signed in to `account_id`, or anonymous) replacing the one the
+    /// request presented, if any: the id rotates. Returns its hash and its cookie.
+    pub(crate) async fn new_session(
+        &self,
+        ctx: &RequestCtx,
+        account_id: Option<&str>,
+    ) -> Result<(String, String)> {
+        let pool = &self.db.pool;
+        let now = self.now();
+        if let Some(old) = &ctx.session {
+            store::delete_session(pool, &old.id_hash).await?;
+        }
+        let token = tokens::secret_token();
+        let id_hash = tokens::token_hash(&token);
+        store::insert_session(
+            pool,
+            &NewSession {
+                id_hash: &id_hash,
+                account_id,
+                now,
+                expires_at: self.sessions.hard_expiry(now),
+                client: &ctx.client,
+                user_agent: ctx.user_agent.as_deref(),
+            },
+        )
+        .await?;
+        Ok((id_hash, self.cookies.session_cookie(&token)))
+    }
+
     pub fn new(db: Db, config: Arc<Config>, clock: Clock) -> Result<Self> {
         let hasher = PasswordHasher::new(
             config.argon2_m_kib,
@@ -343,24 +372,8 @@ impl Portal {
             .await?;
         let pool = &self.db.pool;
         let now = self.now();
-        // Success: rotate (a fresh session id; the presented one, if any, is deleted).
-        if let Some(old) = &ctx.session {
-            store::delete_session(pool, &old.id_hash).await?;
-        }
-        let token = tokens::secret_token();
-        store::insert_session(
-            pool,
-            &NewSession {
-                id_hash: &tokens::token_hash(&token),
-                account_id: Some(&acct.id),
-                now,
-                expires_at: self.sessions.hard_expiry(now),
-                client: &ctx.client,
-                user_agent: ctx.user_agent.as_deref(),
-            },
-        )
-        .await?;
-        let mut set_cookies = vec![self.cookies.session_cookie(&token)];
+        let (_, session_cookie) = self.new_session(ctx, Some(&acct.id)).await?;
+        let mut set_cookies = vec![session_cookie];
         let device_token = match &ctx.device_token {
             Some(t) if tokens::looks_like_token(t) => t.clone(),
             _ => {

@@ -1,10 +1,12 @@
 //! Pieces shared by the certificate pages: the card-component problem box (with its action),
 //! the PIN dialog, the upload step indicator, and the glue from a card answer to a proof.
 
-use crate::api::card::CardSetup;
+use crate::api::card::{card_challenge, CardSetup};
 use crate::card_client::{self, Relay};
+use crate::error::ApiError;
 use crate::wording::{agent_message, AgentAction, PIN_RULE};
 use ecpa_cardproto::{
+    challenge::Purpose,
     hipki::{pin_length_ok, Answer, Outcome},
     token::ProofToken,
 };
@@ -13,7 +15,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 /// The token the portal verifies, from a successful `sign` answer.
-pub fn proof_from(answer: &Answer, tbs: &str) -> Result<ProofToken, Outcome> {
+fn proof_from(answer: &Answer, tbs: &str) -> Result<ProofToken, Outcome> {
     if answer.outcome() != Outcome::Ok || answer.certb64.is_empty() {
         return Err(answer.outcome());
     }
@@ -24,6 +26,40 @@ pub fn proof_from(answer: &Answer, tbs: &str) -> Result<ProofToken, Outcome> {
         signature: answer.signature.clone(),
         tbs: tbs.to_string(),
     })
+}
+
+/// Why the card gave no proof.
+#[derive(Debug)]
+pub enum SignFailure {
+    /// The portal refused the challenge.
+    Server(ApiError),
+    /// Wrong or badly sized PIN, or the user cancelled: ask for the PIN again.
+    Pin(Outcome),
+    /// Any other card-component state (with its own message and action).
+    Agent(Outcome),
+}
+
+/// A fresh `purpose` challenge from the portal, signed by the card with `pin` through the
+/// relay window already opened in the click. The PIN goes to the relay only.
+pub async fn sign_challenge(
+    relay: Relay,
+    purpose: Purpose,
+    pin: String,
+    slot: Option<&str>,
+) -> Result<ProofToken, SignFailure> {
+    let tbs = card_challenge(purpose).await.map_err(SignFailure::Server)?;
+    let request = card_client::make_signature(&tbs, &pin, slot);
+    drop(pin);
+    let answer = relay.request(&request, card_client::SIGN_TIMEOUT).await;
+    drop(request);
+    answer
+        .and_then(|a| proof_from(&a, &tbs))
+        .map_err(|o| match o {
+            Outcome::WrongPin { .. } | Outcome::PinLength | Outcome::Cancelled => {
+                SignFailure::Pin(o)
+            }
+            o => SignFailure::Agent(o),
+        })
 }
 
 /// A card-component problem: its message and what the user can do about it.

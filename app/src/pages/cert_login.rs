@@ -2,11 +2,9 @@
 //! it is bound; bound → 「請輸入您的 PIN Code」 → the card signs a `login` challenge → signed in
 //! (new session) → 我的專區. Not bound → 「找不到對應的憑證資訊…」 → the upload steps.
 
-use crate::api::card::{
-    card_challenge, cert_login, get_card_setup, lookup_certificate, CardKindView, CardSetup,
-};
+use crate::api::card::{cert_login, get_card_setup, lookup_certificate, CardKindView, CardSetup};
 use crate::card_client::{self, Relay};
-use crate::components::card::{proof_from, AgentProblem, PinDialog};
+use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure};
 use crate::error::ApiError;
 use crate::wording::agent_message;
 use ecpa_cardproto::{challenge::Purpose, hipki::Outcome};
@@ -110,21 +108,14 @@ fn CertLoginFlow(setup: CardSetup) -> impl IntoView {
         stage.set(Stage::Signing { slot: slot.clone() });
         pin_error.set(None);
         spawn_local(async move {
-            let tbs = match card_challenge(Purpose::Login).await {
+            let token = match sign_challenge(relay, Purpose::Login, pin, Some(&slot)).await {
                 Ok(t) => t,
-                Err(e) => return stage.set(Stage::Refused(e.message())),
-            };
-            let request = card_client::make_signature(&tbs, &pin, Some(&slot));
-            drop(pin);
-            let answer = relay.request(&request, card_client::SIGN_TIMEOUT).await;
-            drop(request);
-            let token = match answer.and_then(|a| proof_from(&a, &tbs)) {
-                Ok(t) => t,
-                Err(o @ (Outcome::WrongPin { .. } | Outcome::PinLength | Outcome::Cancelled)) => {
+                Err(SignFailure::Server(e)) => return stage.set(Stage::Refused(e.message())),
+                Err(SignFailure::Pin(o)) => {
                     pin_error.set(Some(agent_message(o).0));
                     return stage.set(Stage::Pin { slot });
                 }
-                Err(o) => return stage.set(Stage::Problem(o)),
+                Err(SignFailure::Agent(o)) => return stage.set(Stage::Problem(o)),
             };
             match cert_login(token).await {
                 Ok(()) => {

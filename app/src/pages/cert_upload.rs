@@ -4,11 +4,11 @@
 //! method 2 (natural-person cards, from 我的專區 after a password sign-in): PIN → confirm → done.
 
 use crate::api::card::{
-    bind_confirm, bind_start, bind_start_signed_in, bind_verify, card_challenge, get_card_setup,
-    BindPreview, CardKindView, CardSetup,
+    bind_confirm, bind_start, bind_start_signed_in, bind_verify, get_card_setup, BindPreview,
+    CardKindView, CardSetup,
 };
-use crate::card_client::{self, Relay};
-use crate::components::card::{proof_from, AgentProblem, PinDialog, Steps};
+use crate::card_client::Relay;
+use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure, Steps};
 use crate::error::ApiError;
 use crate::wording::{agent_message, card_kind_label};
 use ecpa_cardproto::{challenge::Purpose, hipki::Outcome};
@@ -128,21 +128,14 @@ fn UploadFlow(setup: CardSetup, kind: CardKindView, method: Method) -> impl Into
                     return status.set(Status::Error(e.message()));
                 }
             }
-            let tbs = match card_challenge(Purpose::Bind).await {
+            let token = match sign_challenge(relay, Purpose::Bind, pin, None).await {
                 Ok(t) => t,
-                Err(e) => return status.set(Status::Error(e.message())),
-            };
-            let request = card_client::make_signature(&tbs, &pin, None);
-            drop(pin);
-            let answer = relay.request(&request, card_client::SIGN_TIMEOUT).await;
-            drop(request);
-            let token = match answer.and_then(|a| proof_from(&a, &tbs)) {
-                Ok(t) => t,
-                Err(o @ (Outcome::WrongPin { .. } | Outcome::PinLength | Outcome::Cancelled)) => {
+                Err(SignFailure::Server(e)) => return status.set(Status::Error(e.message())),
+                Err(SignFailure::Pin(o)) => {
                     pin_error.set(Some(agent_message(o).0));
                     return status.set(Status::Idle);
                 }
-                Err(o) => return status.set(Status::Problem(o)),
+                Err(SignFailure::Agent(o)) => return status.set(Status::Problem(o)),
             };
             match bind_verify(token).await {
                 Ok(p) => {
