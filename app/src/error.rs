@@ -4,7 +4,12 @@
 //! [`ApiError`] to text here, once. Internal details never travel: `Internal` carries none.
 
 use ecpa_cardproto::refusal::ProofRefusal;
-use ecpa_domain::eligibility::Refusal;
+use ecpa_domain::{
+    content::{ContentError, Field},
+    eligibility::Refusal,
+    password::PasswordViolation,
+    reset::LinkState,
+};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -38,6 +43,21 @@ pub enum ApiError {
     /// No certificate upload in progress for this browser (or it expired).
     #[error("no upload in progress")]
     NoUploadInProgress,
+    /// What an administrator (or a voter) submitted breaks a content rule.
+    #[error("content refused: {0}")]
+    Content(ContentError),
+    #[error("already voted")]
+    AlreadyVoted,
+    #[error("poll closed")]
+    PollClosed,
+    /// A password reset link that cannot be used (used, replaced or expired).
+    #[error("reset link not usable: {0:?}")]
+    ResetLink(LinkState),
+    /// The new password breaks the password policy.
+    #[error("weak password: {0:?}")]
+    WeakPassword(Vec<PasswordViolation>),
+    #[error("passwords differ")]
+    PasswordMismatch,
     #[error("server busy")]
     Busy,
     #[error("service unavailable")]
@@ -83,12 +103,78 @@ impl ApiError {
             ApiError::NoUploadInProgress => {
                 "憑證上傳作業已逾時或尚未開始，請從第一步重新操作。".into()
             }
+            ApiError::Content(e) => content_message(e),
+            ApiError::AlreadyVoted => "您已投過票，每個帳號每項投票限投一次。".into(),
+            ApiError::PollClosed => "此投票已結束。".into(),
+            ApiError::ResetLink(LinkState::Used) => {
+                "此重設密碼連結已使用過或已失效，請重新申請。".into()
+            }
+            ApiError::ResetLink(LinkState::Expired) => {
+                "此重設密碼連結已逾時（有效時間 30 分鐘），請重新申請。".into()
+            }
+            ApiError::ResetLink(LinkState::Usable) => "此重設密碼連結無效，請重新申請。".into(),
+            ApiError::WeakPassword(v) => {
+                let parts: Vec<String> = v.iter().map(password_rule_message).collect();
+                format!("新密碼不符合規定：{}", parts.join("；"))
+            }
+            ApiError::PasswordMismatch => "兩次輸入的新密碼不一致。".into(),
             ApiError::Busy => "系統忙碌中，請稍後再試".into(),
             ApiError::Unavailable => "系統暫時無法提供服務，請稍後再試".into(),
             ApiError::InvalidInput(_) => "輸入的資料格式不正確".into(),
             ApiError::Internal => "系統發生錯誤，請稍後再試".into(),
             ApiError::Transport(_) => "無法連線至伺服器，請檢查網路後再試".into(),
         }
+    }
+}
+
+fn field_name(f: &Field) -> &'static str {
+    match f {
+        Field::Title => "標題",
+        Field::Body => "內容",
+        Field::Category => "類別",
+        Field::Question => "問題",
+        Field::Option => "選項",
+        Field::Url => "網址",
+        Field::Name => "名稱",
+        Field::Id => "編號",
+        Field::Date => "日期",
+        Field::Position => "排序",
+        Field::Query => "搜尋關鍵字",
+    }
+}
+
+/// A content rule, in words.
+pub fn content_message(e: &ContentError) -> String {
+    match e {
+        ContentError::Required(f) => format!("請填寫{}。", field_name(f)),
+        ContentError::TooLong { field, max } => {
+            format!("{}不可超過 {max} 個字。", field_name(field))
+        }
+        ContentError::ControlChars(f) => format!("{}含有不允許的控制字元。", field_name(f)),
+        ContentError::BadUrl => {
+            "網址須以 https:// 或 http:// 開頭，或為本站路徑（/ 開頭）。".into()
+        }
+        ContentError::OptionCount { min, max } => {
+            format!("投票選項須有 {min} 至 {max} 個（每行一個）。")
+        }
+        ContentError::DuplicateOption(o) => format!("選項「{o}」重複。"),
+        ContentError::BadFaqId => "常見問題編號格式為 Q 加 6 位數字（例如 Q000815）。".into(),
+        ContentError::BadCategory => "請選擇公告類別。".into(),
+        ContentError::Invalid(f) => format!("{}的格式不正確。", field_name(f)),
+    }
+}
+
+/// A password rule, in words.
+pub fn password_rule_message(v: &PasswordViolation) -> String {
+    match v {
+        PasswordViolation::TooShort(n) => format!("至少 {n} 個字元"),
+        PasswordViolation::TooLong(n) => format!("不可超過 {n} 個字元"),
+        PasswordViolation::TooFewClasses(n) => {
+            format!("須包含小寫字母、大寫字母、數字、符號中至少 {n} 種")
+        }
+        PasswordViolation::ControlCharacter => "不可包含控制字元".into(),
+        PasswordViolation::ContainsAccountName => "不可包含帳號名稱".into(),
+        PasswordViolation::TooCommon => "不可使用常見的密碼".into(),
     }
 }
 

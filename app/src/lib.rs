@@ -23,15 +23,22 @@ use leptos_router::{
 
 use crate::components::layout::Layout;
 use crate::pages::{
+    admin::{
+        AdminAnnouncementEditPage, AdminAnnouncementsPage, AdminAppsPage, AdminFaqPage,
+        AdminHomePage, AdminLinksPage, AdminPollsPage,
+    },
+    agencies::AgenciesPage,
+    announcements::{AnnouncementPage, AnnouncementsPage, SearchPage},
     app_launch::AppLaunchPage,
     cert_login::CertLoginPage,
     cert_upload::{CertUploadPage, MyCertUploadPage},
-    forgot_password::ForgotPasswordPage,
+    forgot_password::{ForgotPasswordPage, ResetDonePage, ResetPasswordPage},
+    help::{FaqListPage, FaqPage, GuidePage, ManualPage},
     help_card::HelpCardAgentPage,
     home::HomePage,
     my_area::MyAreaPage,
     not_found::NotFoundPage,
-    section::SectionPage,
+    polls::PollsPage,
 };
 
 /// The HTML document around the app (server side only renders this).
@@ -53,6 +60,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The document title for a page title. On the server it is also HTML-escaped:
+/// leptos_meta 0.8 writes the `<title>` text into the server-rendered page as is, so a
+/// stored title such as `</title><script>…` would otherwise become markup. In the browser
+/// the text is assigned to `document.title` and must stay unescaped.
+pub fn page_title(t: &str) -> String {
+    let full = if t.is_empty() {
+        "eCPA人事服務網".to_string()
+    } else {
+        format!("{t} - eCPA人事服務網")
+    };
+    if cfg!(feature = "ssr") {
+        full.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        full
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -61,7 +87,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/ecpa.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Meta name="description" content="行政院人事行政總處 eCPA人事服務網"/>
-        <Title formatter=|t: String| if t.is_empty() { "eCPA人事服務網".to_string() } else { format!("{t} - eCPA人事服務網") }/>
+        <Title formatter=|t: String| page_title(&t)/>
         <Router>
             <Layout>
                 <Routes fallback=NotFoundPage>
@@ -75,9 +101,24 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/my/cert-upload") view=MyCertUploadPage/>
                     <Route path=path!("/help/card-agent") view=HelpCardAgentPage/>
                     <Route path=path!("/password/forgot") view=ForgotPasswordPage/>
-                    <Route path=path!("/announcements") view=|| view! { <SectionPage title="最新公告"/> }/>
-                    <Route path=path!("/polls") view=|| view! { <SectionPage title="主題投票"/> }/>
-                    <Route path=path!("/agencies") view=|| view! { <SectionPage title="機關組織"/> }/>
+                    <Route path=path!("/password/reset") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/password/done") view=ResetDonePage/>
+                    <Route path=path!("/announcements") view=AnnouncementsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/announcements/search") view=SearchPage ssr=SsrMode::Async/>
+                    <Route path=path!("/announcements/:id") view=AnnouncementPage ssr=SsrMode::Async/>
+                    <Route path=path!("/polls") view=PollsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/agencies") view=AgenciesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/help/start") view=GuidePage/>
+                    <Route path=path!("/help/manual") view=ManualPage/>
+                    <Route path=path!("/faq") view=FaqListPage ssr=SsrMode::Async/>
+                    <Route path=path!("/faq/:id") view=FaqPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/announcements") view=AdminAnnouncementsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/announcements/:id") view=AdminAnnouncementEditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/polls") view=AdminPollsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/links") view=AdminLinksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/faq") view=AdminFaqPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/apps") view=AdminAppsPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -5,11 +5,14 @@
 //! and call into these modules; they map the error types here to user-facing zh-TW text.
 
 pub mod account;
+pub mod content;
 pub mod eligibility;
 pub mod national_id;
 pub mod password;
 pub mod personnel;
+pub mod reset;
 pub mod roc;
+pub mod search;
 pub mod session;
 pub mod text;
 pub mod throttle;

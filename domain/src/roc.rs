@@ -91,6 +91,17 @@ mod tests {
         }
 
         #[test]
+        fn year_is_three_digits_zero_padded(days in 0i32..(365 * 99)) {
+            // 1912..=2010: ROC years 1..=99 are written 001..=099.
+            let d = date!(1912 - 01 - 01) + time::Duration::days(days as i64);
+            let s = format_long(d).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let year = &s["民國 ".len().."民國 ".len() + 3];
+            prop_assert_eq!(year, format!("{:03}", d.year() - 1911));
+            prop_assert!(year.starts_with('0'));
+            prop_assert_eq!(s.as_bytes()["民國 ".len() + 3], b' ');
+        }
+
+        #[test]
         fn before_era_is_refused(days in 1i32..100_000) {
             let d = date!(1912 - 01 - 01) - time::Duration::days(days as i64);
             prop_assert!(format_long(d).is_err());

@@ -99,6 +99,8 @@ pub struct Server {
     child: Child,
     pub base_url: String,
     pub log: PathBuf,
+    /// Where this server writes its mail (`.eml` files, names in sending order).
+    pub outbox: PathBuf,
     bin: PathBuf,
     database_url: String,
     _dir: tempfile::TempDir,
@@ -143,6 +145,7 @@ impl Server {
         let log = dir.path().join("server.log");
         let out = std::fs::File::create(&log)?;
         let database_url = format!("sqlite://{}", dir.path().join("ecpa.db").display());
+        let outbox = dir.path().join("outbox");
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
             .arg("--demo-if-empty")
@@ -150,6 +153,8 @@ impl Server {
             .env("ECPA_LISTEN", format!("127.0.0.1:{port}"))
             .env("ECPA_SITE_ROOT", &site)
             .env("ECPA_LOG", "info,sqlx=warn")
+            .env("ECPA_MAIL_OUTBOX", &outbox)
+            .env_remove("ECPA_SMTP_HOST")
             .env_remove("ECPA_CONFIG")
             .env_remove("ECPA_CARD_PKI_DIR")
             .stdin(Stdio::null())
@@ -168,6 +173,7 @@ impl Server {
             child,
             base_url,
             log,
+            outbox,
             bin,
             database_url,
             _dir: dir,
@@ -186,6 +192,32 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
+    }
+
+    /// The text bodies of the mails sent to `to`, oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        use base64::Engine;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .filter_map(|m| {
+                let m = m.replace("\r\n", "\n");
+                let (_, body) = m.split_once("\n\n")?;
+                let b64: String = body.split_whitespace().collect();
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+                String::from_utf8(bytes).ok()
+            })
+            .collect()
     }
 
     /// Runs the operator CLI (`ecpa-server ARGS`) on this scenario's database, `stdin` as input.

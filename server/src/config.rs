@@ -43,6 +43,36 @@ pub struct Config {
     pub card_crls: Vec<PathBuf>,
     /// How long a card challenge is valid (seconds).
     pub challenge_ttl_secs: i64,
+    /// Outgoing mail (password reset links): an SMTP relay when `smtp_host` is set,
+    /// otherwise `.eml` files in `mail_outbox` (development and tests).
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `none` (plain, for an internal relay), `starttls` or `tls`.
+    pub smtp_tls: SmtpTls,
+    pub smtp_user: Option<String>,
+    pub smtp_password: Option<String>,
+    pub mail_outbox: PathBuf,
+    pub mail_from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "starttls" => Ok(Self::Starttls),
+            "tls" => Ok(Self::Tls),
+            _ => Err(format!("expected none, starttls or tls, got {s}")),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +97,13 @@ struct FileConfig {
     card_org_cas: Option<Vec<PathBuf>>,
     card_crls: Option<Vec<PathBuf>>,
     challenge_ttl_secs: Option<i64>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<SmtpTls>,
+    smtp_user: Option<String>,
+    smtp_password: Option<String>,
+    mail_outbox: Option<PathBuf>,
+    mail_from: Option<String>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecpa.db";
@@ -101,6 +138,13 @@ impl Config {
             card_org_cas: vec![],
             card_crls: vec![],
             challenge_ttl_secs: 300,
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_tls: SmtpTls::None,
+            smtp_user: None,
+            smtp_password: None,
+            mail_outbox: PathBuf::from("data/outbox"),
+            mail_from: "eCPA人事服務網 <no-reply@ecpa.localhost>".into(),
         }
     }
 
@@ -185,6 +229,22 @@ impl Config {
         set!(argon2_p, "ECPA_ARGON2_P", parse::<u32>);
         set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
         set!(challenge_ttl_secs, "ECPA_CHALLENGE_TTL_SECS", parse::<i64>);
+        set!(smtp_port, "ECPA_SMTP_PORT", parse::<u16>);
+        set!(smtp_tls, "ECPA_SMTP_TLS", parse::<SmtpTls>);
+        set!(mail_outbox, "ECPA_MAIL_OUTBOX", parse::<PathBuf>);
+        set!(mail_from, "ECPA_MAIL_FROM", parse::<String>);
+        for (field, envname, fv) in [
+            (&mut c.smtp_host, "ECPA_SMTP_HOST", fc.smtp_host),
+            (&mut c.smtp_user, "ECPA_SMTP_USER", fc.smtp_user),
+            (&mut c.smtp_password, "ECPA_SMTP_PASSWORD", fc.smtp_password),
+        ] {
+            if let Some(v) = fv {
+                *field = Some(v);
+            }
+            if let Some(v) = env(envname) {
+                *field = Some(v);
+            }
+        }
         if let Some(v) = fc.agent_origin {
             c.agent_origin = v;
         }
@@ -246,6 +306,12 @@ impl Config {
             return Err(ServerError::Config(
                 "challenge_ttl_secs must be 30..=3600".into(),
             ));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ServerError::Config(format!(
+                "mail_from is not a mailbox: {}",
+                self.mail_from
+            )));
         }
         if self.hash_concurrency == 0 || self.db_max_connections == 0 {
             return Err(ServerError::Config("pool sizes must be positive".into()));

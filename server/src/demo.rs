@@ -4,6 +4,8 @@
 //!
 //! The personnel records go through the real importer (as a CSV batch `demo-seed`).
 
+use ecpa_domain::content::Category;
+
 use crate::{
     catalog::{self, AppSystem, Todo},
     error::{Result, ServerError},
@@ -257,6 +259,7 @@ fn personnel_csv() -> String {
 pub async fn seed(portal: &Portal) -> Result<usize> {
     let pool = &portal.db.pool;
     let now = portal.now();
+    crate::content::ensure_defaults(pool, now).await?;
     let mut tx = pool.begin().await?;
     for a in DEMO_AGENCIES {
         let agency = agencies::validate(a.code, a.name, a.oid, a.parent)
@@ -328,8 +331,65 @@ pub async fn seed(portal: &Portal) -> Result<usize> {
         };
         catalog::ensure_todo(pool, &id, &survey, now).await?;
     }
+
+    if store::account_by_name(pool, DEMO_ADMIN).await?.is_none() {
+        added += 1;
+        portal
+            .create_account(
+                DEMO_ADMIN,
+                "系統管理員",
+                Some("ecpaadmin@demo.ecpa.test"),
+                DEMO_PASSWORD,
+            )
+            .await?;
+        portal.set_admin(DEMO_ADMIN, true).await?;
+    }
+
+    let have: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM announcements")
+        .fetch_one(pool)
+        .await?;
+    if have == 0 {
+        let today = ecpa_domain::tz::taipei_date(now);
+        // Oldest first, so ids follow publication order.
+        for (cat, title, body, days, hot) in DEMO_ANNOUNCEMENTS.iter().rev() {
+            crate::content::insert_announcement(
+                pool,
+                *cat,
+                title,
+                body,
+                today - time::Duration::days(*days),
+                *hot,
+                None,
+                now,
+            )
+            .await?;
+        }
+    }
     Ok(added)
 }
+
+/// The demo administrator (no registry record: it only keeps the portal's content).
+pub const DEMO_ADMIN: &str = "ecpaadmin";
+
+/// Demo announcements: (category, title, body, days before today, HOT).
+pub const DEMO_ANNOUNCEMENTS: &[(Category, &str, &str, i64, bool)] = &[
+    (Category::Vacancy, "國立南科國際實驗高級中學98學年度第1次職員(教務處助理員)甄選", "<p>本校辦理職員（教務處助理員）甄選，報名資格、甄選方式及報名期間詳見附件簡章。</p><p>聯絡單位：本校人事室。</p>", 1, true),
+    (Category::Vacancy, "臺中市西區大勇國民小學98學年度第2學期第1次代理教師甄選公告", "<p>甄選代理教師 2 名，請於期限內至本校教務處報名。</p>", 2, true),
+    (Category::General, "國立臺北藝術大學徵人事行政專員1人", "<p>徵求人事行政專員 1 人，具公務人員任用資格者優先。履歷請寄本校人事室。</p>", 3, true),
+    (Category::System, "eCPA正式啓用", "<p>eCPA人事服務網正式上線，請以帳號密碼、自然人憑證或機關憑證登入。</p>", 4, false),
+    (Category::System, "憑證登入讀卡元件更新說明", "<p>讀卡元件已更新，支援 HiPKI 跨平台網頁元件協定。第一次使用請依<a href=\"/help/start#agent\">新手上路</a>說明安裝並信任本網站。</p>", 5, false),
+    (Category::General, "本局人事室公告：115年度公務人員終身學習時數填報", "<p>請各機關同仁於 115 年 12 月 31 日前完成終身學習時數填報。</p>", 6, false),
+    (Category::Regulation, "公務人員請假規則部分條文修正", "<p>修正條文自發布日施行，重點為家庭照顧假及生理假之規定，請各機關人事單位轉知所屬。</p>", 8, false),
+    (Category::Event, "115年度人事人員專業訓練報名", "<p>人事行政總處公務人力發展學院辦理人事人員專業訓練，請於線上報名。</p>", 9, false),
+    (Category::Vacancy, "交通部公路局徵求約僱人員2名", "<p>工作內容：公路監理業務行政支援。工作地點：臺北市。</p>", 10, false),
+    (Category::General, "人事資料報送服務網（A1）系統維護通知", "<p>A1 系統將於週六 08:00 至 12:00 進行維護，期間暫停服務。</p>", 11, false),
+    (Category::Regulation, "公務人員陞遷法施行細則修正發布", "<p>請各機關依修正後規定辦理陞遷作業。</p>", 13, false),
+    (Category::Event, "人事業務研討會（北區場）", "<p>研討主題：數位人事服務與憑證應用，歡迎各機關人事人員參加。</p>", 15, false),
+    (Category::General, "公教人員保險給付作業說明", "<p>公保業務請至公保業務區查詢。</p>", 18, false),
+    (Category::Vacancy, "行政院人事行政總處人事室徵求科員1名", "<p>職務列等：委任第五職等至薦任第七職等。請備妥履歷寄至本處人事室。</p>", 20, false),
+    (Category::System, "密碼原則調整：至少 10 個字元", "<p>為提升帳號安全，新設定之密碼須至少 10 個字元，並包含大小寫字母、數字、符號中至少 3 種。忘記密碼可於首頁申請重設。</p>", 25, false),
+    (Category::General, "機關組織調整資料更新", "<p>機關組織資料已依最新組織調整更新，請至機關組織頁面查詢。</p>", 30, false),
+];
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("ecpa-demo-{}", crate::tokens::row_id()));
@@ -344,5 +404,8 @@ pub fn describe() -> String {
             s.push_str(&format!("  {a:<8} {}（{}）\n", p.name, p.note));
         }
     }
+    s.push_str(&format!(
+        "  {DEMO_ADMIN:<8} 系統管理員（管理公告、投票、連結、常見問題、應用系統）\n"
+    ));
     s
 }

@@ -17,6 +17,8 @@ pub enum ServerError {
     Invalid(String),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("mail: {0}")]
+    Mail(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

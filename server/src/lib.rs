@@ -3,16 +3,21 @@
 //! * [`config`]: settings from defaults, a TOML file and the environment.
 //! * [`db`] and [`store`]: the database (SQLite or PostgreSQL) and its SQL.
 //! * [`service`]: the server-side services behind the app's server functions.
+//! * [`content`]: announcements, search, polls, links, FAQ, counters, password reset, admin.
+//! * [`mail`]: outgoing mail (SMTP, or an outbox folder in development).
 //! * [`web`]: the HTTP edge (router, middleware, headers, health, error pages).
 //! * [`hashing`], [`tokens`]: password hashing and random tokens.
 
 pub mod cards;
 pub mod catalog;
 pub mod config;
+pub mod content;
+mod content_defaults;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod mail;
 pub mod personnel;
 pub mod service;
 pub mod store;
@@ -42,6 +47,8 @@ pub async fn portal(config: Config) -> Result<Arc<Portal>> {
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
     db.migrate().await?;
     let portal = Portal::new(db, Arc::new(config), service::system_clock())?;
+    content::ensure_defaults(&portal.db.pool, portal.now()).await?;
+    tracing::info!("mail goes to the {}", portal.mailer.describe());
     Ok(Arc::new(portal))
 }
 

@@ -120,6 +120,16 @@ enum AccountCmd {
         #[arg(long)]
         national_id: String,
     },
+    /// Make an account an administrator (announcements, polls, links, FAQ, catalog).
+    GrantAdmin {
+        #[arg(long)]
+        name: String,
+    },
+    /// Take the administrator role away from an account.
+    RevokeAdmin {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn read_password() -> Result<String, ServerError> {
@@ -310,6 +320,14 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                         .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
                     portal.link_person(&acct.id, &national_id).await?;
                     println!("account {name} linked");
+                }
+                AccountCmd::GrantAdmin { name } => {
+                    portal.set_admin(&name, true).await?;
+                    println!("{name} is now an administrator");
+                }
+                AccountCmd::RevokeAdmin { name } => {
+                    portal.set_admin(&name, false).await?;
+                    println!("{name} is no longer an administrator");
                 }
             }
             Ok(())

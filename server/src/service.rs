@@ -103,6 +103,10 @@ pub struct Portal {
     pub clock: Clock,
     /// Certificate trust anchors and CRLs; `None` when certificate sign-in is off.
     pub card_trust: Option<crate::cards::CardTrust>,
+    /// Outgoing mail (password reset links).
+    pub mailer: Arc<crate::mail::Mailer>,
+    /// The home page counters, recomputed at most every few seconds.
+    pub stats_cache: crate::content::StatsCache,
 }
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
@@ -153,6 +157,9 @@ impl Portal {
             },
         )
         .await?;
+        if let Some(account_id) = account_id {
+            crate::content::record_sign_in(pool, account_id, now).await?;
+        }
         Ok((id_hash, self.cookies.session_cookie(&token)))
     }
 
@@ -164,7 +171,10 @@ impl Portal {
             config.hash_concurrency,
         )?;
         let card_trust = crate::cards::CardTrust::from_config(&config);
+        let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
         Ok(Self {
+            mailer,
+            stats_cache: Default::default(),
             sessions: config.session_policy(),
             cookies: CookieNames::for_config(&config),
             db,
@@ -213,6 +223,34 @@ impl Portal {
         self.check_password(name.as_str(), password)?;
         let hash = self.hasher.hash(password).await?;
         store::set_password_hash(&self.db.pool, &acct.id, &hash).await
+    }
+
+    /// Grants or revokes the administrator role (audited as `admin.grant` / `admin.revoke`).
+    pub async fn set_admin(&self, name: &str, admin: bool) -> Result<()> {
+        let name = AccountName::parse(name).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let acct = store::account_by_name(&self.db.pool, name.as_str())
+            .await?
+            .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
+        sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
+            .bind(i64::from(admin))
+            .bind(&acct.id)
+            .execute(&self.db.pool)
+            .await?;
+        store::audit(
+            &self.db.pool,
+            &AuditEntry {
+                kind: if admin { "admin.grant" } else { "admin.revoke" },
+                account_key: name.as_str(),
+                account_id: Some(&acct.id),
+                client: "cli",
+                trusted: false,
+                outcome: "ok",
+                detail: None,
+            },
+            self.now(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Links an account to a person of the registry (by national ID).

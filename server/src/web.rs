@@ -12,7 +12,10 @@ use axum::{
     Router,
 };
 use ecpa_app::{
-    api::backend::{RequestCtx, SharedBackend},
+    api::{
+        backend::{RequestCtx, SharedBackend},
+        content::server::SharedContent,
+    },
     error::ApiError,
     shell, App,
 };
@@ -34,7 +37,11 @@ pub struct AppState {
 
 /// Paths that need a signed-in session before anything renders.
 fn is_protected(path: &str) -> bool {
-    path == "/my" || path.starts_with("/my/") || path.starts_with("/apps/")
+    path == "/my"
+        || path.starts_with("/my/")
+        || path.starts_with("/apps/")
+        || path == "/admin"
+        || path.starts_with("/admin/")
 }
 
 /// Paths served without a session lookup (static files, probes).
@@ -48,7 +55,11 @@ fn is_static(path: &str) -> bool {
 
 pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
     let backend: SharedBackend = portal.clone();
-    let context = move || provide_context::<SharedBackend>(backend.clone());
+    let content: SharedContent = portal.clone();
+    let context = move || {
+        provide_context::<SharedBackend>(backend.clone());
+        provide_context::<SharedContent>(content.clone());
+    };
     let routes = generate_route_list(App);
     let https = portal.config.is_https();
     let state = AppState {

@@ -6,6 +6,7 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod card;
+pub mod content;
 
 use crate::error::ApiError;
 use ecpa_domain::{

@@ -1,9 +1,13 @@
+pub mod admin;
+pub mod agencies;
+pub mod announcements;
 pub mod app_launch;
 pub mod cert_login;
 pub mod cert_upload;
 pub mod forgot_password;
+pub mod help;
 pub mod help_card;
 pub mod home;
 pub mod my_area;
 pub mod not_found;
-pub mod section;
+pub mod polls;

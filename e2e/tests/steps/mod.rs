@@ -5,6 +5,7 @@ mod auth;
 mod cards;
 mod my_area;
 mod navigation;
+mod portal;
 
 use cucumber::World;
 use ecpa_e2e::{
@@ -46,6 +47,8 @@ pub struct PortalWorld {
     pub card_numbers: std::collections::HashMap<String, String>,
     /// Another site's page trying to use the agent (scenario 7).
     pub foreign: Option<ecpa_e2e::ForeignSite>,
+    /// The last password reset link opened from the outbox.
+    pub reset_link: Option<String>,
     client: Option<Client>,
     pub options: BrowserOptions,
     profile: tempfile::TempDir,
@@ -69,6 +72,7 @@ impl PortalWorld {
             cards,
             card_numbers: Default::default(),
             foreign: None,
+            reset_link: None,
             client: None,
             options: BrowserOptions::default(),
             profile: tempfile::tempdir()?,

@@ -110,6 +110,7 @@ impl TestApp {
             Kind::Postgres => pg_database().await,
         };
         config.site_root = dir.path().join("site");
+        config.mail_outbox = dir.path().join("outbox");
         let db = Db::connect(&config.database_url, config.db_max_connections)
             .await
             .expect("connect");
@@ -230,6 +231,38 @@ impl TestApp {
             .await;
         jar.absorb(&r);
         r
+    }
+
+    /// The mails in the outbox folder, oldest first, as raw RFC 5322 text
+    /// (`ecpa_server::mail::text_body` decodes the body).
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = &self.portal.config.mail_outbox;
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Names start with the sending time.
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until the outbox holds `n` mails.
+    pub async fn wait_for_mails(&self, n: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let m = self.outbox();
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("outbox has {} mail(s), expected {n}", self.outbox().len());
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
