@@ -6,7 +6,7 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards
+.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards fuzz load
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
@@ -51,6 +51,18 @@ unit:
 e2e: build-debug
 	cargo build -p hsm-sim -p ecpa-agent
 	cargo test -p ecpa-e2e --test e2e
+
+## Fuzzing (not part of `make test`): every cargo-fuzz target for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= apdu agent_package cert_profile proof_token personnel_csv
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+## Load test (not part of `make test`): release portal, 60 s, figures in docs/benchmarks.md.
+LOAD_ARGS ?=
+load: setup build
+	cargo build --release -p ecpa-load
+	target/release/ecpa-load $(LOAD_ARGS)
 
 ## Importer benchmark (not part of `make test`): 1,000,000 rows into SQLite and PostgreSQL.
 bench-import: setup

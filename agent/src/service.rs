@@ -55,6 +55,12 @@ fn bad(what: &str) -> Failure {
     Failure::BadParameter(what.into())
 }
 
+/// Validates a `tbsPackage` as `/sign` does, without touching any card (what the fuzz
+/// target and the tests drive). `origin` is the asking site.
+pub fn check_package(raw: &str, origin: &str) -> Result<(), Failure> {
+    parse_package(raw, origin).map(|_| ())
+}
+
 /// Validates a `tbsPackage` without touching any card. `origin` is the asking site.
 fn parse_package(raw: &str, origin: &str) -> Result<Parsed, Failure> {
     let pkg: TbsPackage = serde_json::from_str(raw).map_err(|_| Failure::BadJson)?;

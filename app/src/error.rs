@@ -58,6 +58,9 @@ pub enum ApiError {
     WeakPassword(Vec<PasswordViolation>),
     #[error("passwords differ")]
     PasswordMismatch,
+    /// Too many requests from this client or account; retry after the given seconds.
+    #[error("rate limited, retry after {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("server busy")]
     Busy,
     #[error("service unavailable")]
@@ -118,6 +121,9 @@ impl ApiError {
                 format!("新密碼不符合規定：{}", parts.join("；"))
             }
             ApiError::PasswordMismatch => "兩次輸入的新密碼不一致。".into(),
+            ApiError::RateLimited { retry_after_secs } => {
+                format!("操作過於頻繁，請於 {} 秒後再試。", retry_after_secs.max(&1))
+            }
             ApiError::Busy => "系統忙碌中，請稍後再試".into(),
             ApiError::Unavailable => "系統暫時無法提供服務，請稍後再試".into(),
             ApiError::InvalidInput(_) => "輸入的資料格式不正確".into(),
@@ -176,6 +182,33 @@ pub fn password_rule_message(v: &PasswordViolation) -> String {
         PasswordViolation::ContainsAccountName => "不可包含帳號名稱".into(),
         PasswordViolation::TooCommon => "不可使用常見的密碼".into(),
     }
+}
+
+/// On the server, a page that shows `e` answers with its HTTP status: 503 when the
+/// database is unavailable (load balancers and monitors see it), 404 for missing data.
+pub fn set_page_status(e: &ApiError) {
+    #[cfg(feature = "ssr")]
+    {
+        use http::StatusCode;
+        let status = match e {
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => return,
+        };
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(status);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                res.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("30"),
+                );
+            }
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = e;
 }
 
 /// What each refused check means to the user.

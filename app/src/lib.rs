@@ -79,9 +79,46 @@ pub fn page_title(t: &str) -> String {
     }
 }
 
+/// The Content-Security-Policy of a page rendered with `nonce`: scripts only with the
+/// nonce (and what they load: `strict-dynamic`), WebAssembly allowed to compile, styles
+/// from this site (style attributes allowed: the poll's bars), no framing, no plugins,
+/// forms and requests to this site only. Development builds also let the hot-reload
+/// socket of `cargo leptos watch` connect.
+pub fn content_security_policy(nonce: &str) -> String {
+    let reload = if cfg!(debug_assertions) {
+        " ws://127.0.0.1:3001 ws://localhost:3001"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'{reload}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+         object-src 'none'"
+    )
+}
+
+/// Puts the page's policy, with this response's nonce, on the response.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    use http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
+    let (Some(res), Some(nonce)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        leptos::nonce::use_nonce(),
+    ) else {
+        return;
+    };
+    match HeaderValue::from_str(&content_security_policy(&nonce.to_string())) {
+        Ok(v) => res.insert_header(CONTENT_SECURITY_POLICY, v),
+        Err(_) => tracing::error!("content security policy is not a valid header value"),
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/ecpa.css"/>

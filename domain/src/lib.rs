@@ -10,6 +10,7 @@ pub mod eligibility;
 pub mod national_id;
 pub mod password;
 pub mod personnel;
+pub mod ratelimit;
 pub mod reset;
 pub mod roc;
 pub mod search;

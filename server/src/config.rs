@@ -53,6 +53,8 @@ pub struct Config {
     pub smtp_password: Option<String>,
     pub mail_outbox: PathBuf,
     pub mail_from: String,
+    /// Request rate limits per client and per account (see `limits.rs`).
+    pub rate_limits: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -104,6 +106,7 @@ struct FileConfig {
     smtp_password: Option<String>,
     mail_outbox: Option<PathBuf>,
     mail_from: Option<String>,
+    rate_limits: Option<bool>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecpa.db";
@@ -145,6 +148,7 @@ impl Config {
             smtp_password: None,
             mail_outbox: PathBuf::from("data/outbox"),
             mail_from: "eCPA人事服務網 <no-reply@ecpa.localhost>".into(),
+            rate_limits: true,
         }
     }
 
@@ -233,6 +237,7 @@ impl Config {
         set!(smtp_tls, "ECPA_SMTP_TLS", parse::<SmtpTls>);
         set!(mail_outbox, "ECPA_MAIL_OUTBOX", parse::<PathBuf>);
         set!(mail_from, "ECPA_MAIL_FROM", parse::<String>);
+        set!(rate_limits, "ECPA_RATE_LIMITS", parse::<bool>);
         for (field, envname, fv) in [
             (&mut c.smtp_host, "ECPA_SMTP_HOST", fc.smtp_host),
             (&mut c.smtp_user, "ECPA_SMTP_USER", fc.smtp_user),

@@ -39,7 +39,15 @@ impl ServerError {
                     .as_database_error()
                     .map(|d| {
                         let m = d.message();
-                        m.contains("database is locked") || m.contains("the database system is")
+                        // PostgreSQL: connection exceptions (08xxx), too many connections,
+                        // shutting down / starting up, connections not allowed right now.
+                        let code = d.code().unwrap_or_default();
+                        m.contains("database is locked")
+                            || m.contains("the database system is")
+                            || m.contains("not currently accepting connections")
+                            || code.starts_with("08")
+                            || code.starts_with("57P0")
+                            || code == "53300"
                     })
                     .unwrap_or(false)
             }
@@ -55,6 +63,7 @@ impl From<ServerError> for ApiError {
             ServerError::Invalid(m) => ApiError::InvalidInput(m.clone()),
             _ if e.is_unavailable() => {
                 tracing::warn!(error = %e, "service unavailable");
+                answer_503();
                 ApiError::Unavailable
             }
             _ => {
@@ -62,6 +71,31 @@ impl From<ServerError> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+/// Inside a server function called by a script: answer 503 (with Retry-After) instead of
+/// the default 500, so clients, load balancers and monitors see "try again later". Form
+/// posts from a browser without JavaScript keep their redirect back to the page.
+fn answer_503() {
+    use leptos::prelude::use_context;
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let form_post = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|a| a.contains("text/html"))
+        })
+        .unwrap_or(false);
+    if !form_post {
+        res.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        res.insert_header(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("30"),
+        );
     }
 }
 

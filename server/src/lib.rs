@@ -17,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod limits;
 pub mod mail;
 pub mod personnel;
 pub mod service;

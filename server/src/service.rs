@@ -107,6 +107,8 @@ pub struct Portal {
     pub mailer: Arc<crate::mail::Mailer>,
     /// The home page counters, recomputed at most every few seconds.
     pub stats_cache: crate::content::StatsCache,
+    /// Request rate limits of this process.
+    pub limiter: crate::limits::Limiter,
 }
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
@@ -175,6 +177,7 @@ impl Portal {
         Ok(Self {
             mailer,
             stats_cache: Default::default(),
+            limiter: crate::limits::Limiter::new(config.rate_limits),
             sessions: config.session_policy(),
             cookies: CookieNames::for_config(&config),
             db,

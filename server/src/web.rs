@@ -89,9 +89,13 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
+        // Pages set their own policy with the response's script nonce (ecpa_app::
+        // content_security_policy); everything else (error pages, files, JSON) runs no
+        // script at all.
         (
             "content-security-policy",
-            "frame-ancestors 'none'; base-uri 'self'; object-src 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self'",
         ),
         // The card component's relay window needs its opener; nothing else may reach us.
         ("cross-origin-opener-policy", "same-origin-allow-popups"),
@@ -204,6 +208,26 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     let stale_cookie = presented.is_some() && session.is_none();
     let signed_in = session.as_ref().is_some_and(|s| s.account_id.is_some());
 
+    if let Some(class) =
+        crate::limits::Class::of(matches!(*req.method(), Method::GET | Method::HEAD), &path)
+    {
+        let account = session.as_ref().and_then(|s| s.account_id.as_deref());
+        if let Err(retry_after_secs) =
+            portal
+                .limiter
+                .check(class, &client, account, crate::db::ms(portal.now()))
+        {
+            tracing::warn!(%path, %client, ?class, "rate limit");
+            // A browser without JavaScript posting a form gets a page; scripts get JSON.
+            let wants_page = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            return rate_limited(is_api && !wants_page, retry_after_secs);
+        }
+    }
+
     if is_protected(&path) && !signed_in {
         let mut res = Response::builder()
             .status(StatusCode::SEE_OTHER)
@@ -243,6 +267,23 @@ fn append_cookie(res: &mut Response, cookie: &str) {
     }
 }
 
+/// 429 with `Retry-After`: the error in the server functions' encoding, or a page.
+fn rate_limited(is_api: bool, retry_after_secs: u64) -> Response {
+    let mut res = if is_api {
+        failure(
+            true,
+            StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { retry_after_secs },
+        )
+    } else {
+        error_page(StatusCode::TOO_MANY_REQUESTS)
+    };
+    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
 fn server_failure(is_api: bool, e: ServerError) -> Response {
     let api: ApiError = e.into();
     let status = if api == ApiError::Unavailable {
@@ -280,6 +321,9 @@ pub fn error_page(status: StatusCode) -> Response {
             "此請求不是由本網站的網頁送出，已被拒絕。請回到首頁重新操作。",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("資料過大", "送出的資料超過系統允許的大小。"),
+        StatusCode::TOO_MANY_REQUESTS => {
+            ("操作過於頻繁", "您送出的請求太多、太快，請稍候片刻再試。")
+        }
         _ => (
             "系統發生錯誤",
             "很抱歉，系統發生錯誤。請稍後再試；若問題持續，請洽系統管理者。",

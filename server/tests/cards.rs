@@ -233,8 +233,115 @@ on_both_databases!(
     hostile_login_matrix,
     binding_rules_matrix,
     happy_paths,
-    rules_apply_again_at_sign_in
+    rules_apply_again_at_sign_in,
+    restart_between_challenge_and_signature,
+    same_certificate_bound_by_two_accounts_at_once
 );
+
+/// The server is restarted (a new process: new pool, new services, nothing in memory)
+/// between issuing the challenge and receiving the signature: the challenge is in the
+/// database, so the sign-in completes, and only once.
+async fn restart_between_challenge_and_signature(app: TestApp) {
+    let kind = app.kind;
+    drop(app);
+    let mut e = env(kind).await;
+    let good = natural(&e.sim, "王小明", "A123456789", Variant::Good);
+    e.bind("wangxm", &good, "Natural").await.unwrap();
+
+    let mut jar = Jar::default();
+    let tbs = e.challenge(&mut jar, "login").await;
+    let token = e.proof(&good, &tbs);
+
+    // "Restart": drop the old services and connect again from the configuration.
+    let config = (*e.app.portal.config).clone();
+    e.app.portal.db.pool.close().await;
+    let db = ecpa_server::db::Db::connect(&config.database_url, 4)
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let portal = std::sync::Arc::new(
+        ecpa_server::service::Portal::new(
+            db,
+            std::sync::Arc::new(config),
+            ecpa_server::service::system_clock(),
+        )
+        .unwrap(),
+    );
+    let options = ecpa_server::leptos_options(&portal.config).unwrap();
+    e.app.router = ecpa_server::web::router(portal.clone(), options);
+    e.app.portal = portal;
+
+    e.login_with(&mut jar, &token).await.unwrap();
+    assert_eq!(e.app.get("/my", &jar).await.status, StatusCode::OK);
+    // The same signature again, after the restart too: refused, used.
+    let mut again = jar.clone();
+    assert_eq!(
+        card(e.login_with(&mut again, &token).await),
+        ProofRefusal::ChallengeUsed
+    );
+}
+
+/// Two accounts confirm the upload of the same natural-person certificate at the same
+/// moment (both pass the ID last-4 check): exactly one binding, the other is told the
+/// certificate is already bound.
+async fn same_certificate_bound_by_two_accounts_at_once(app: TestApp) {
+    let kind = app.kind;
+    drop(app);
+    let e = env(kind).await;
+    // 柯文彬's national ID ends with 6789 like 王小明's.
+    let csv = e._dir.path().join("same-last4.csv");
+    std::fs::write(
+        &csv,
+        "身分證統一編號,姓名,電子郵件,機關代碼,服務單位,職稱,人員區分,兼職性質,在職狀態,卸職日期,入檔日期\n\
+         K100146789,柯文彬,,315200000H,工務組,技士,01,,現職,,115/01/15\n",
+    )
+    .unwrap();
+    ecpa_server::personnel::import::import_personnel(
+        &e.app.portal.db,
+        &csv,
+        &Default::default(),
+        e.app.portal.now(),
+    )
+    .await
+    .unwrap();
+    let id = e
+        .app
+        .portal
+        .create_account("kowb", "柯文彬", None, PW)
+        .await
+        .unwrap();
+    e.app.portal.link_person(&id, "K100146789").await.unwrap();
+
+    let good = natural(&e.sim, "王小明", "A123456789", Variant::Good);
+    let mut jars = Vec::new();
+    for account in ["wangxm", "kowb"] {
+        let mut jar = Jar::default();
+        e.bind_start(&mut jar, account, PW, "Natural")
+            .await
+            .unwrap();
+        let tbs = e.challenge(&mut jar, "bind").await;
+        e.bind_verify(&mut jar, &e.proof(&good, &tbs))
+            .await
+            .unwrap();
+        jars.push(jar);
+    }
+    let (mut a, mut b) = (jars[0].clone(), jars[1].clone());
+    let (ra, rb) = tokio::join!(
+        e.bind_confirm(&mut a, None, None),
+        e.bind_confirm(&mut b, None, None)
+    );
+    let results = [ra, rb];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results.contains(&Err(ApiError::Card(ProofRefusal::AlreadyBound))),
+        "{results:?}"
+    );
+    assert_eq!(e.count("SELECT COUNT(*) FROM cert_bindings").await, 1);
+}
 
 async fn hostile_login_matrix(app: TestApp) {
     let kind = app.kind;

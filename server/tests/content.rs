@@ -102,7 +102,7 @@ async fn home_shows_every_panel_from_the_database(app: TestApp) {
         app.get("/announcements/999999", &Jar::default())
             .await
             .status,
-        StatusCode::OK
+        StatusCode::NOT_FOUND
     );
     assert!(app
         .get("/announcements/999999", &Jar::default())

@@ -161,5 +161,6 @@ pub fn loading() -> impl IntoView {
 }
 
 pub fn failed(e: ApiError) -> AnyView {
+    crate::error::set_page_status(&e);
     view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any()
 }

@@ -24,7 +24,7 @@ pub fn MyAreaPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(ApiError::Unauthenticated) => view! { <Redirect path="/?next=/my"/> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
+                    Err(e) => crate::components::content::failed(e),
                     Ok(area) => view! { <MyAreaView area logout remove/> }.into_any(),
                 }
             })}

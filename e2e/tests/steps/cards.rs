@@ -206,6 +206,7 @@ async fn tries_left(w: &mut PortalWorld, name: String, want: u64) -> StepResult 
 }
 
 #[given("讀卡元件未啟動")]
+#[when("讀卡元件在作業中被關閉")]
 async fn agent_down(w: &mut PortalWorld) -> StepResult {
     w.cards.stop_agent().await;
     Ok(())
@@ -368,4 +369,9 @@ async fn foreign_direct_refused(w: &mut PortalWorld) -> StepResult {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[then("我的憑證清單是空的")]
+async fn no_certificates(w: &mut PortalWorld) -> StepResult {
+    w.wait_text("#no-certificates", "尚未上傳任何憑證").await
 }

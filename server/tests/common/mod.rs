@@ -23,7 +23,7 @@ pub const PW: &str = demo::DEMO_PASSWORD;
 /// A PostgreSQL server for this test process: the one `scripts/with-postgres.sh` started
 /// (`ECPA_TEST_PG_URL`), or else a throw-away one started now through the same script and
 /// stopped when this process exits.
-fn pg_admin_url() -> String {
+pub fn pg_admin_url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         if let Ok(u) = std::env::var("ECPA_TEST_PG_URL") {
@@ -95,6 +95,9 @@ pub fn test_config() -> Config {
     c.trust_forwarded_for = true;
     c.hash_concurrency = 2;
     c.db_max_connections = 8;
+    // Most scenarios send many requests from one address on purpose; the limits have
+    // their own tests (hardening.rs) with them on.
+    c.rate_limits = false;
     c
 }
 
