@@ -504,15 +504,11 @@ async fn run(args: Args) -> Result<bool, String> {
             sim.clone(),
             sign_ms.clone(),
         );
-        let rate = args.cert_rate.max(1);
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep_until((measure_from).into()).await;
-            let mut tick =
-                tokio::time::interval(Duration::from_micros(1_000_000 / u64::from(rate)));
-            let mut n: usize = 0;
-            while Instant::now() < stop {
-                tick.tick().await;
-                n += 1;
+        tasks.push(tokio::spawn(open_loop(
+            args.cert_rate,
+            measure_from,
+            stop,
+            move |n| {
                 let (target, stats, cards, sim, sign_ms) = (
                     target.clone(),
                     stats.clone(),
@@ -520,7 +516,7 @@ async fn run(args: Args) -> Result<bool, String> {
                     sim.clone(),
                     sign_ms.clone(),
                 );
-                tokio::spawn(async move {
+                async move {
                     let (_, number, cert) = &cards[n % cards.len()];
                     let client = format!("10.2.{}.{}", (n / 250) % 250, n % 250 + 1);
                     let r = cert_sign_in(&target, &sim, &client, number, cert).await;
@@ -531,25 +527,21 @@ async fn run(args: Args) -> Result<bool, String> {
                         }
                         Err(e) => record(&stats, "certificate sign-in", Err(e)),
                     }
-                });
-            }
-        }));
+                }
+            },
+        )));
     }
 
     // Password sign-ins, open loop.
     {
         let (target, stats, cards) = (target.clone(), stats.clone(), cards.clone());
-        let rate = args.password_rate.max(1);
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep_until((measure_from).into()).await;
-            let mut tick =
-                tokio::time::interval(Duration::from_micros(1_000_000 / u64::from(rate)));
-            let mut n: usize = 0;
-            while Instant::now() < stop {
-                tick.tick().await;
-                n += 1;
+        tasks.push(tokio::spawn(open_loop(
+            args.password_rate,
+            measure_from,
+            stop,
+            move |n| {
                 let (target, stats, cards) = (target.clone(), stats.clone(), cards.clone());
-                tokio::spawn(async move {
+                async move {
                     let (name, _, _) = &cards[n % cards.len()];
                     let client = format!("10.3.{}.{}", (n / 250) % 250, n % 250 + 1);
                     let start = Instant::now();
@@ -575,9 +567,9 @@ async fn run(args: Args) -> Result<bool, String> {
                             Err(e) => Err(e),
                         },
                     );
-                });
-            }
-        }));
+                }
+            },
+        )));
     }
     for t in tasks {
         let _ = t.await;
@@ -645,6 +637,23 @@ async fn run(args: Args) -> Result<bool, String> {
         if pass { "MET" } else { "NOT MET" }
     );
     Ok(pass)
+}
+
+/// Starts `job(n)` for n = 1, 2, … at `rate` per second from `from` until `stop`, without
+/// waiting for earlier ones (open loop: a slow server does not slow the arrivals).
+async fn open_loop<F, Fut>(rate: u32, from: Instant, stop: Instant, job: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::time::sleep_until(from.into()).await;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / u64::from(rate.max(1))));
+    let mut n: usize = 0;
+    while Instant::now() < stop {
+        tick.tick().await;
+        n += 1;
+        tokio::spawn(job(n));
+    }
 }
 
 async fn challenge(

@@ -7,7 +7,7 @@ use crate::{
     db::{from_ms, ms, Backend},
     error::{Result, ServerError},
     mail::Mail,
-    service::{roc_datetime, Portal},
+    service::{account_key, roc_datetime, Portal},
     store::{self, AuditEntry},
     tokens,
 };
@@ -23,9 +23,9 @@ use ecpa_app::{
         },
     },
     error::ApiError,
+    wording::roc_short,
 };
 use ecpa_domain::{
-    account::AccountName,
     content::{self, Category, ContentError, Field},
     reset::{self, LinkState},
     roc,
@@ -357,10 +357,6 @@ fn ann_row(r: &AnyRow) -> Result<AnnRow> {
         hot: r.try_get::<i64, _>("hot")? != 0,
         retired: r.try_get::<i64, _>("retired")? != 0,
     })
-}
-
-fn roc_short(d: Date) -> String {
-    roc::format_short(d).unwrap_or_else(|_| d.to_string())
 }
 
 impl AnnRow {
@@ -856,10 +852,7 @@ impl ContentBackend for Portal {
     async fn request_reset(&self, ctx: &RequestCtx, account: &str, email: &str) -> ApiResult<()> {
         let pool = &self.db.pool;
         let now = self.now();
-        let key = match AccountName::parse(account) {
-            Ok(n) => n.as_str().to_string(),
-            Err(_) => format!("invalid:{}", &tokens::token_hash(account)[..16]),
-        };
+        let (key, name) = account_key(account);
         let from_client: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND client = $2 AND at > $3",
         )
@@ -875,9 +868,9 @@ impl ContentBackend for Portal {
             // Same answer as always: the limit must not become an oracle either.
             return Ok(());
         }
-        let acct = match AccountName::parse(account) {
-            Ok(n) => store::account_by_name(pool, n.as_str()).await?,
-            Err(_) => None,
+        let acct = match &name {
+            Some(n) => store::account_by_name(pool, n.as_str()).await?,
+            None => None,
         };
         let target = acct.filter(|a| {
             !a.disabled

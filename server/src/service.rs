@@ -113,7 +113,7 @@ pub struct Portal {
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
 /// can never be accounts are keyed too (by a digest), so they are throttled like any other.
-fn account_key(raw: &str) -> (String, Option<AccountName>) {
+pub(crate) fn account_key(raw: &str) -> (String, Option<AccountName>) {
     match AccountName::parse(raw) {
         Ok(n) => (n.as_str().to_string(), Some(n)),
         Err(_) => {

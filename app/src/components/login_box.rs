@@ -5,28 +5,16 @@
 //! background and shows errors in place).
 
 use crate::api::Login;
-use crate::error::ApiError;
 use leptos::prelude::*;
-use leptos::server_fn::error::ServerFnUrlError;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::components::A;
 
 #[component]
 pub fn LoginBox(#[prop(optional, into)] next: Option<String>) -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let query = use_query_map();
     let show_password = RwSignal::new(false);
 
     // An error from the last no-JavaScript submission, carried in the URL by the server.
-    let url_error = move || {
-        query.with(|q| {
-            let path = q.get_str("__path")?;
-            if !path.ends_with("/login") {
-                return None;
-            }
-            q.get_str("__err")
-                .map(ServerFnUrlError::<ApiError>::decode_err)
-        })
-    };
+    let url_error = super::url_error("/login");
     let error = move || match login.value().get() {
         Some(Err(e)) => Some(e),
         Some(Ok(())) => None,

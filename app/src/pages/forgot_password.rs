@@ -2,28 +2,15 @@
 //! from the link. The request's answer is the same whether or not the account exists.
 
 use crate::api::content::{password_reset_state, RequestPasswordReset, ResetPassword};
-use crate::components::content::{failed, loading};
+use crate::components::{
+    content::{failed, loading},
+    url_error,
+};
 use crate::error::ApiError;
 use ecpa_domain::reset::LinkState;
 use leptos::prelude::*;
-use leptos::server_fn::error::ServerFnUrlError;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
-
-/// An error from a no-JavaScript submission of `endpoint`, carried back in the URL.
-fn url_error(endpoint: &'static str) -> impl Fn() -> Option<ApiError> + Copy {
-    let query = use_query_map();
-    move || {
-        query.with(|q| {
-            let path = q.get_str("__path")?;
-            if !path.ends_with(endpoint) {
-                return None;
-            }
-            q.get_str("__err")
-                .map(ServerFnUrlError::<ApiError>::decode_err)
-        })
-    }
-}
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
