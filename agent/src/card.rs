@@ -2,8 +2,9 @@
 //! agent's logic is tested with mockall doubles and run against the real stack.
 
 use crate::codes::Failure;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReaderState {
     pub name: String,
     pub card_present: bool,
@@ -16,7 +17,7 @@ pub trait Readers: Send + Sync {
     fn list(&self) -> Result<Vec<ReaderState>, Failure>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertObject {
     pub label: String,
     /// CKA_ID, which the matching private key shares.
@@ -24,7 +25,7 @@ pub struct CertObject {
     pub der: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSummary {
     pub serial_number: String,
     pub label: String,
@@ -35,14 +36,14 @@ pub struct TokenSummary {
     pub certs: Vec<CertObject>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotSummary {
     pub slot_id: u64,
     pub description: String,
     pub token: Option<TokenSummary>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Hash {
     Sha1,
     Sha256,
@@ -51,12 +52,16 @@ pub enum Hash {
 }
 
 /// A signing request to a token (the PIN already checked for length).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignRequest {
     pub slot_id: u64,
     pub key_id: Vec<u8>,
     pub hash: Hash,
+    /// The message, or (when `prehashed`) its digest under `hash`.
     pub data: Vec<u8>,
+    /// `signatureType: "RAW"`: `data` is already the digest.
+    #[serde(default)]
+    pub prehashed: bool,
 }
 
 #[cfg_attr(test, mockall::automock)]

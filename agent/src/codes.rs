@@ -2,12 +2,12 @@
 //! Every failure of the agent maps to exactly one row of [`table`] (README lists it).
 
 pub use ecpa_cardproto::hipki::{
-    last, BAD_JSON, BAD_PARAMETER, CARD_BUSY, CARD_ERROR, CARD_LOGIN_FAILED, NO_CARD, NO_PIN,
-    NO_READER, OK, ORIGIN_MISMATCH, SITE_NOT_TRUSTED, UNSUPPORTED_METHOD, USER_CANCELLED,
+    last, BAD_JSON, BAD_PARAMETER, CARD_BUSY, CARD_ERROR, CARD_LOGIN_FAILED, EXE_TIMEOUT, NO_CARD,
+    NO_PIN, NO_READER, OK, ORIGIN_MISMATCH, SITE_NOT_TRUSTED, UNSUPPORTED_METHOD, USER_CANCELLED,
 };
 
 /// Why an agent request failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Failure {
     #[error("no card reader")]
     NoReader,
@@ -33,8 +33,10 @@ pub enum Failure {
     BadParameter(String),
     #[error("unsupported method")]
     UnsupportedMethod,
-    #[error("card busy or not answering")]
+    #[error("card busy with another operation")]
     Busy,
+    #[error("the card stack did not answer in time (worker stopped)")]
+    Timeout,
     #[error("card error: {0}")]
     Card(String),
 }
@@ -62,6 +64,7 @@ impl Failure {
             Failure::BadParameter(_) => (BAD_PARAMETER, last::NONE),
             Failure::UnsupportedMethod => (UNSUPPORTED_METHOD, last::NONE),
             Failure::Busy => (CARD_BUSY, last::NONE),
+            Failure::Timeout => (EXE_TIMEOUT, last::NONE),
             Failure::Card(_) => (CARD_ERROR, last::NONE),
         }
     }
@@ -113,7 +116,12 @@ pub fn table() -> Vec<(&'static str, u32, u32)> {
             last::NONE,
         ),
         ("unsupported func", UNSUPPORTED_METHOD, last::NONE),
-        ("card busy / timed out", CARD_BUSY, last::NONE),
+        ("card busy with another operation", CARD_BUSY, last::NONE),
+        (
+            "card stack did not answer in time (worker killed)",
+            EXE_TIMEOUT,
+            last::NONE,
+        ),
         ("other card or module failure", CARD_ERROR, last::NONE),
     ]
 }

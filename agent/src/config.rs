@@ -23,7 +23,21 @@ pub struct Config {
     pub trust_file: Option<PathBuf>,
     /// `tracing` filter, e.g. "info".
     pub log: String,
+    /// Run each card operation in a child process killed at its deadline (see
+    /// [`crate::worker`]). Off only for in-process tests.
+    pub isolate: bool,
+    /// The deadline of one card operation, in seconds.
+    pub card_timeout_secs: u64,
+    /// The program run as card worker (default: this executable).
+    pub worker_exe: Option<PathBuf>,
+    /// The HiPKI Local Server protocol level this agent implements, as `GET /` and
+    /// `serverVersion` report it: sites refuse components below a version (1.3.4.x).
+    pub hipki_version: String,
 }
+
+/// The HiPKI protocol level reported by default: the Windows component's version whose
+/// behaviour this agent follows (sites compare against 1.3.4.x).
+pub const HIPKI_VERSION: &str = "1.3.4.103349";
 
 impl Default for Config {
     fn default() -> Self {
@@ -36,6 +50,10 @@ impl Default for Config {
             trust_file: std::env::var_os("HOME")
                 .map(|h| PathBuf::from(h).join(".config/ecpa-agent/trusted.json")),
             log: "info".into(),
+            isolate: true,
+            card_timeout_secs: 20,
+            worker_exe: None,
+            hipki_version: HIPKI_VERSION.into(),
         }
     }
 }
@@ -55,8 +73,25 @@ impl Config {
         if self.modules.is_empty() {
             return Err("no PKCS#11 module configured".into());
         }
+        if !(1..=120).contains(&self.card_timeout_secs) {
+            return Err("card_timeout_secs must be 1–120".into());
+        }
+        if !is_version(&self.hipki_version) {
+            return Err(format!(
+                "hipki_version {:?} is not a version such as 1.3.4.103349",
+                self.hipki_version
+            ));
+        }
         Ok(())
     }
+}
+
+fn is_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=4).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -70,5 +105,14 @@ mod tests {
         let c = Config::from_toml("port = 61200\ntrusted_sites = [\"https://ecpa.example\"]\npcsc = false\nmodules = [\"/usr/lib/softhsm/libsofthsm2.so\"]").unwrap();
         assert!(c.validate().is_ok());
         assert!(Config::from_toml("bogus = 1").is_err());
+        let c = Config::from_toml("hipki_version = \"1.3.4.13\"").unwrap();
+        assert!(c.validate().is_ok());
+        for bad in ["1.3.4.x", "", "1", "1.3.4.5.6", "1..3"] {
+            let c = Config {
+                hipki_version: bad.into(),
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 }

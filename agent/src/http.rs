@@ -1,13 +1,17 @@
 //! The HTTP face of the agent, compatible with the HiPKI Local Server: `GET /`,
-//! `POST /pkcs11info`, `POST /sign`, `GET /popupForm`, `GET /addDomain`.
+//! `GET|POST /pkcs11info`, `POST /sign`, `GET /popupForm`, `GET /p11Image.bmp`,
+//! `GET /addDomain`, `GET /waiting.gif`.
 //!
 //! Who is asking is known for every request: through the popup, from the origin the browser
 //! reported to the relay page (`event.origin`, passed on in `X-ECPA-Relay-Origin`, honoured
 //! only on requests coming from the agent's own page); directly, from the `Origin` header.
 //! A request from a site not on the trusted list is answered `0x76000031` and touches no card.
+//! A request with neither `Origin` nor any `Sec-Fetch-*` header comes from a program on this
+//! computer, not a web page (browsers send fetch metadata to loopback addresses): it may read
+//! the card and sign, as with the real component, but never a portal challenge.
 
 use crate::codes::Failure;
-use crate::service::{Agent, VERSION};
+use crate::service::{Agent, Asker, VERSION};
 use crate::trust::{normalize, Trust};
 use axum::{
     body::to_bytes,
@@ -61,9 +65,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(index))
         .route(
             "/pkcs11info",
-            axum::routing::post(pkcs11info).options(preflight),
+            get(pkcs11info).post(pkcs11info).options(preflight),
         )
         .route("/sign", axum::routing::post(sign).options(preflight))
+        .route("/p11Image.bmp", get(p11_image).options(preflight))
+        .route("/waiting.gif", get(waiting_gif))
         .route("/popupForm", get(popup_form))
         .route("/addDomain", get(add_domain_page).post(add_domain_confirm))
         .layer(middleware::from_fn_with_state(state.clone(), host_check))
@@ -92,10 +98,14 @@ async fn host_check(State(st): State<Arc<AppState>>, req: Request, next: Next) -
     res
 }
 
-async fn index() -> Html<String> {
+/// What PowerShell checks and version pages read: `version:<HiPKI level>`; the agent's own
+/// version is given separately.
+async fn index(State(st): State<Arc<AppState>>) -> Html<String> {
+    let hipki = escape(&st.agent.hipki_version);
     Html(format!(
         "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><meta charset=\"utf-8\"><title>ECPA 讀卡元件</title>\
-         <body><h1>ECPA 讀卡元件</h1><p>version:{VERSION}</p></body></html>"
+         <body><h1>ECPA 讀卡元件</h1><p>HiPKI Local Server 相容 version:{hipki}</p>\
+         <p>ECPA card agent {VERSION}</p></body></html>"
     ))
 }
 
@@ -128,13 +138,40 @@ fn answer(v: Value, cors_origin: Option<&str>) -> Response {
     res
 }
 
-fn failure(func: &str, f: &Failure) -> Value {
-    let (ret, last) = f.codes();
-    json!({ "func": func, "ret_code": ret, "last_error": last, "version": VERSION })
+/// Who is calling, once admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A trusted site; `cors`: it called directly (not through the relay page).
+    Site { origin: String, cors: bool },
+    /// A program on this computer (no `Origin`, no fetch metadata).
+    Local,
 }
 
-/// Checks the asker; returns (origin, whether to add CORS headers) or the refusal.
-fn admit(st: &AppState, headers: &HeaderMap, func: &str) -> Result<(String, bool), Box<Response>> {
+impl Caller {
+    fn asker(&self) -> Asker<'_> {
+        match self {
+            Caller::Site { origin, .. } => Asker::Site(origin),
+            Caller::Local => Asker::LocalProgram,
+        }
+    }
+    fn cors(&self) -> Option<&str> {
+        match self {
+            Caller::Site { origin, cors: true } => Some(origin),
+            _ => None,
+        }
+    }
+}
+
+/// Browsers send `Sec-Fetch-*` with every request to a loopback address; programs do not.
+pub fn has_fetch_metadata(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| k.as_str().starts_with("sec-fetch-"))
+}
+
+/// Checks the asker; returns who it is, or the refusal.
+fn admit(st: &AppState, headers: &HeaderMap, func: &str) -> Result<Caller, Box<Response>> {
+    if headers.get(header::ORIGIN).is_none() && !has_fetch_metadata(headers) {
+        return Ok(Caller::Local);
+    }
     let own = st.own_origins();
     match asking_origin(headers, &own) {
         Some(o) if st.trust.is_trusted(&o) => {
@@ -142,12 +179,15 @@ fn admit(st: &AppState, headers: &HeaderMap, func: &str) -> Result<(String, bool
                 .get(header::ORIGIN)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|h| !own.iter().any(|x| x == h));
-            Ok((o, direct))
+            Ok(Caller::Site {
+                origin: o,
+                cors: direct,
+            })
         }
         other => {
             tracing::warn!(origin = ?other, "request from a site not trusted");
             Err(Box::new(answer(
-                failure(func, &Failure::SiteNotTrusted),
+                st.agent.failure_answer(func, &Failure::SiteNotTrusted),
                 None,
             )))
         }
@@ -159,27 +199,28 @@ async fn pkcs11info(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let (origin, direct) = match admit(&st, &headers, "pkcs11info") {
+    let caller = match admit(&st, &headers, "pkcs11info") {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let with_cert = q.get("withcert").is_some_and(|v| v == "true");
     let v = st.agent.pkcs11info(with_cert).await;
-    answer(v, direct.then_some(origin.as_str()))
+    answer(v, caller.cors())
 }
 
 async fn sign(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let headers = req.headers().clone();
-    let (origin, direct) = match admit(&st, &headers, "sign") {
+    let caller = match admit(&st, &headers, "sign") {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let cors = direct.then_some(origin.as_str());
+    let cors = caller.cors();
     let mut body: Vec<u8> = match to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b.into(),
         Err(_) => {
             return answer(
-                failure("sign", &Failure::BadParameter("request too large".into())),
+                st.agent
+                    .failure_answer("sign", &Failure::BadParameter("request too large".into())),
                 cors,
             )
         }
@@ -188,6 +229,8 @@ async fn sign(State(st): State<Arc<AppState>>, req: Request) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
+    // A form body is decoded once: the relay sends the page's text as is, so a page's `%2B`
+    // becomes `+` here, as with the real component.
     let mut package = if is_json {
         String::from_utf8(body.clone()).ok()
     } else {
@@ -197,8 +240,10 @@ async fn sign(State(st): State<Arc<AppState>>, req: Request) -> Response {
     };
     body.zeroize();
     let v = match &package {
-        Some(p) => st.agent.sign(p, &origin).await,
-        None => failure("sign", &Failure::BadParameter("tbsPackage".into())),
+        Some(p) => st.agent.sign(p, caller.asker()).await,
+        None => st
+            .agent
+            .failure_answer("sign", &Failure::BadParameter("tbsPackage".into())),
     };
     if let Some(p) = package.as_mut() {
         p.zeroize();
@@ -206,13 +251,133 @@ async fn sign(State(st): State<Arc<AppState>>, req: Request) -> Response {
     answer(v, cors)
 }
 
-/// CORS and Private Network Access preflights: granted to trusted sites only.
-async fn preflight(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// Width of the `p11Image.bmp` picture (one row of 24-bit pixels).
+pub const BMP_WIDTH: usize = 2000;
+
+/// JSON with every non-ASCII character written `\uXXXX`, so the text survives both ways
+/// sites read the picture (canvas pixels, or the file's bytes as text).
+pub fn ascii_json(v: &Value) -> String {
+    let text = v.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// The pkcs11info answer in the pixels of a 2000×1 24-bit BMP, as the real component
+/// serves it: the text's bytes fill the pixels in file order (3 a pixel, the last one padded
+/// with spaces), then a pixel whose first byte is 0 ends it. Pages read pixel i's bytes as
+/// canvas (B, G, R): file order.
+pub fn p11_bmp(text: &str) -> Option<Vec<u8>> {
+    let data = text.as_bytes();
+    if !text.is_ascii() || data.contains(&0) || data.len() > (BMP_WIDTH - 1) * 3 {
+        return None;
+    }
+    let pixels = BMP_WIDTH * 3;
+    let size = 54 + pixels;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"BM");
+    out.extend_from_slice(&(size as u32).to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&54u32.to_le_bytes());
+    out.extend_from_slice(&40u32.to_le_bytes());
+    out.extend_from_slice(&(BMP_WIDTH as i32).to_le_bytes());
+    out.extend_from_slice(&1i32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&24u16.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(pixels as u32).to_le_bytes());
+    out.extend_from_slice(&2835i32.to_le_bytes());
+    out.extend_from_slice(&2835i32.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(data);
+    while (out.len() - 54) % 3 != 0 {
+        out.push(b' ');
+    }
+    out.resize(size, 0);
+    Some(out)
+}
+
+/// `GET /p11Image.bmp`: readers and cards (no certificates) for trusted sites; a site not
+/// trusted gets the picture of `0x76000031`, so it can offer `/addDomain` (that it is not
+/// trusted is all it learns). CORS is granted so the page's canvas can read it.
+async fn p11_image(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .and_then(normalize);
-    let Some(origin) = origin.filter(|o| st.trust.is_trusted(o)) else {
+    let v = match admit(&st, &headers, "pkcs11info") {
+        Ok(_) => st.agent.pkcs11info(false).await,
+        Err(_) => st
+            .agent
+            .failure_answer("pkcs11info", &Failure::SiteNotTrusted),
+    };
+    let bmp = p11_bmp(&ascii_json(&v)).or_else(|| {
+        p11_bmp(&ascii_json(&st.agent.failure_answer(
+            "pkcs11info",
+            &Failure::Card("answer too long".into()),
+        )))
+    });
+    let Some(bmp) = bmp else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut res = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "image/bmp"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bmp,
+    )
+        .into_response();
+    if let Some(v) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        res.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        res.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    res
+}
+
+/// A 1×1 transparent GIF: what IE/Safari code paths open as the popup's first page.
+const WAITING_GIF: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xFF, 0xFF, 0xFF, 0x21, 0xF9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2C, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B,
+];
+
+async fn waiting_gif() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        WAITING_GIF.as_slice(),
+    )
+        .into_response()
+}
+
+/// CORS and Private Network Access preflights: granted to trusted sites only (for the
+/// `p11Image.bmp` picture, to any web site: an untrusted one reads only that it is not).
+async fn preflight(
+    State(st): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalize);
+    let picture = uri.path() == "/p11Image.bmp";
+    let Some(origin) = origin.filter(|o| picture || st.trust.is_trusted(o)) else {
         return StatusCode::FORBIDDEN.into_response();
     };
     let mut res = StatusCode::NO_CONTENT.into_response();
@@ -222,7 +387,7 @@ async fn preflight(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     }
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST"),
+        HeaderValue::from_static("GET, POST"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -278,9 +443,12 @@ const POPUP_JS: &str = r#"(function(){
     var req = ev.data;
     if (typeof req === 'string') { try { req = JSON.parse(req); } catch (e) { reply(ev.origin, codeAnswer('unknown', 0x7600000B)); return; } }
     var func = req && req.func, url, body = '';
+    // As the real relay: the page's text goes into the form body as is (pages pre-escape
+    // '+' as %2B), and the server decodes it once.
+    var raw = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data);
     if (func === 'GetUserCert') { url = '/pkcs11info?withcert=true'; }
     else if (func === 'CheckEnvir') { url = '/pkcs11info'; }
-    else if (func === 'MakeSignature') { url = '/sign'; body = 'tbsPackage=' + encodeURIComponent(JSON.stringify(req)); }
+    else if (func === 'MakeSignature') { url = '/sign'; body = 'tbsPackage=' + raw; }
     else { reply(ev.origin, codeAnswer(String(func), 0x7600000E)); return; }
     status.textContent = func === 'MakeSignature' ? '簽章中，請勿拔除卡片…' : '讀取卡片中…';
     fetch(url, {method: 'POST', headers: {'Content-Type': 'application/x-www-form-urlencoded', 'X-ECPA-Relay-Origin': ev.origin}, body: body})
@@ -307,11 +475,47 @@ fn escape(s: &str) -> String {
 }
 
 /// `GET /addDomain?domain=`: asks the user, in the agent's own page, to trust a site.
+/// The site `/addDomain?domain=` asks to trust. Real sites pass `location.hostname` (no
+/// scheme, no port): the asking page's origin, from `Referer` (browsers send the origin to a
+/// loopback address), decides the scheme and port when its host is that name; otherwise the
+/// site is `https://<name>`. A whole origin (`http://host:port`) is taken as given. `null`
+/// and other schemes are refused.
+pub fn site_to_trust(domain: &str, referer: Option<&str>) -> Option<String> {
+    let d = domain.trim().trim_end_matches('/');
+    if d.is_empty() || d.eq_ignore_ascii_case("null") {
+        return None;
+    }
+    if d.contains("://") {
+        return normalize(d);
+    }
+    let from_referer = referer
+        .and_then(|r| {
+            let after = r.find("://")? + 3;
+            let end = r[after..].find('/').map_or(r.len(), |i| after + i);
+            normalize(&r[..end])
+        })
+        .filter(|o| {
+            let hostport = o.split_once("://").map_or("", |(_, h)| h);
+            let host = match hostport.rsplit_once(':') {
+                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => hostport,
+            };
+            host.eq_ignore_ascii_case(d) || hostport.eq_ignore_ascii_case(d)
+        });
+    from_referer.or_else(|| normalize(d))
+}
+
 async fn add_domain_page(
     State(st): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Response {
-    let Some(site) = q.get("domain").and_then(|d| normalize(d)) else {
+    let Some(site) = q.get("domain").and_then(|d| {
+        site_to_trust(
+            d,
+            headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
+        )
+    }) else {
         return page("ECPA 讀卡元件", "<p>網站位址格式不正確。</p>", "");
     };
     let token = nonce();
@@ -481,7 +685,8 @@ mod tests {
             .unwrap();
         let (s, _, body) = send(&a, ok).await;
         assert_eq!(s, StatusCode::OK);
-        assert!(body.contains(&format!("version:{VERSION}")));
+        assert!(body.contains(&format!("version:{}", crate::config::HIPKI_VERSION)));
+        assert!(body.contains(&format!("ECPA card agent {VERSION}")));
         for host in ["evil.example:61161", "127.0.0.1:61162", "127.0.0.1"] {
             let r = axum::http::Request::get("/")
                 .header("host", host)
@@ -500,7 +705,12 @@ mod tests {
         let (a, _) = app(false);
         for headers in [
             vec![("origin", "https://phish.example")],
-            vec![],
+            // A browser request without Origin (a no-cors GET, a form post from an old
+            // page): fetch metadata says it is a web page, and its site is unknown.
+            vec![
+                ("sec-fetch-site", "cross-site"),
+                ("sec-fetch-mode", "no-cors"),
+            ],
             // The relay header counts only on requests from the agent's own page.
             vec![("origin", "https://phish.example"), (RELAY_HEADER, PORTAL)],
             vec![
@@ -532,11 +742,7 @@ mod tests {
     async fn trusted_sites_directly_and_through_the_popup() {
         let (a, _) = app(true);
         let (_, h, body) = send(&a, post("/pkcs11info", &[("origin", PORTAL)], "")).await;
-        assert_eq!(
-            ret(&body),
-            u64::from(codes::NO_CARD),
-            "reaches the card layer"
-        );
+        assert_eq!(ret(&body), 0, "reaches the card layer: {body}");
         assert_eq!(
             h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
                 .and_then(|v| v.to_str().ok()),
@@ -548,7 +754,7 @@ mod tests {
             (RELAY_HEADER, PORTAL),
         ];
         let (_, h, body) = send(&a, post("/pkcs11info", &relayed, "")).await;
-        assert_eq!(ret(&body), u64::from(codes::NO_CARD));
+        assert_eq!(ret(&body), 0, "{body}");
         assert!(
             h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(),
             "the popup is same-origin"
@@ -731,5 +937,156 @@ mod tests {
         let (s, _, _) = send(&a, post("/addDomain", &null_from("same-origin"), form(&t))).await;
         assert_eq!(s, StatusCode::OK);
         assert!(st.trust.is_trusted(other));
+    }
+
+    fn get(path: &str, headers: &[(&str, &str)]) -> axum::http::Request<Body> {
+        let mut b = axum::http::Request::get(path).header("host", format!("localhost:{PORT}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    /// A program on this computer (zkID's native client: `GET /pkcs11info`, `POST /sign`,
+    /// no Origin, no fetch metadata) reaches the card.
+    #[tokio::test]
+    async fn local_programs_reach_the_card() {
+        let (a, _) = app(true);
+        let (s, h, body) = send(&a, get("/pkcs11info?withcert=true", &[])).await;
+        assert_eq!(s, StatusCode::OK);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["ret_code"], 0, "{body}");
+        assert_eq!(v["slots"][0]["slotDescription"], "Virtual PCD 00 00");
+        assert!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    }
+
+    fn decode_bmp(b: &[u8]) -> String {
+        assert_eq!(&b[..2], b"BM");
+        assert_eq!(u32::from_le_bytes(b[18..22].try_into().unwrap()), 2000);
+        assert_eq!(u32::from_le_bytes(b[22..26].try_into().unwrap()), 1);
+        assert_eq!(u16::from_le_bytes(b[28..30].try_into().unwrap()), 24);
+        assert_eq!(b.len(), 54 + 6000);
+        // As pages read it: canvas pixel i = (R, G, B) = file bytes (2, 1, 0); stop when the
+        // B channel (file byte 0) is 0; text = B, G, R.
+        let mut out = String::new();
+        for px in b[54..].chunks(3) {
+            if px[0] == 0 {
+                break;
+            }
+            out.extend([px[0] as char, px[1] as char, px[2] as char]);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn p11_image_for_trusted_and_untrusted_sites() {
+        let (a, _) = app(true);
+        let (s, h, _) = send(
+            &a,
+            get(
+                "/p11Image.bmp?1700000000",
+                &[
+                    ("origin", PORTAL),
+                    ("sec-fetch-mode", "cors"),
+                    ("sec-fetch-dest", "image"),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h.get(header::CONTENT_TYPE).unwrap(), "image/bmp");
+        assert_eq!(h.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).unwrap(), PORTAL);
+        let res = a
+            .clone()
+            .oneshot(get(
+                "/p11Image.bmp",
+                &[("origin", PORTAL), ("sec-fetch-mode", "cors")],
+            ))
+            .await
+            .unwrap();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = decode_bmp(&bytes);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["ret_code"], 0);
+        assert_eq!(v["serverVersion"], crate::config::HIPKI_VERSION);
+        // The mock's reader holds a card its module does not list: "unknown token".
+        assert_eq!(v["slots"][0]["token"], "unknown token");
+
+        let (a, _) = app(false);
+        let res = a
+            .clone()
+            .oneshot(get(
+                "/p11Image.bmp",
+                &[
+                    ("origin", "https://other.example"),
+                    ("sec-fetch-mode", "cors"),
+                ],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            res.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .unwrap(),
+            "https://other.example"
+        );
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_str(&decode_bmp(&bytes)).unwrap();
+        assert_eq!(v["ret_code"], u64::from(codes::SITE_NOT_TRUSTED));
+        assert_eq!(v["message"], "在未授權的網站執行元件");
+        // The same text read as the file's bytes (the Safari path): ASCII only.
+        assert!(bytes[54..]
+            .iter()
+            .take_while(|b| **b != 0)
+            .all(u8::is_ascii));
+    }
+
+    #[test]
+    fn bmp_limits() {
+        assert!(p11_bmp(&"x".repeat(1999 * 3)).is_some());
+        assert!(p11_bmp(&"x".repeat(1999 * 3 + 1)).is_none());
+        assert!(p11_bmp("\0").is_none() || p11_bmp("a\u{0}b").is_none());
+        assert!(p11_bmp("中").is_none());
+        assert_eq!(
+            ascii_json(&json!({"m":"卡😀"})),
+            "{\"m\":\"\\u5361\\ud83d\\ude00\"}"
+        );
+        let b = p11_bmp("ab").unwrap();
+        assert_eq!(&b[54..58], b"ab \0");
+    }
+
+    #[tokio::test]
+    async fn waiting_gif_and_get_of_unknown_paths() {
+        let (a, _) = app(false);
+        let (s, h, _) = send(&a, get("/waiting.gif", &[])).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(h.get(header::CONTENT_TYPE).unwrap(), "image/gif");
+        let (s, _, _) = send(&a, post("/p11Image.bmp", &[], "x")).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn add_domain_site_from_hostname_and_referer() {
+        let r = Some("http://intranet.example:8080/login?x=1");
+        assert_eq!(
+            site_to_trust("intranet.example", r).as_deref(),
+            Some("http://intranet.example:8080")
+        );
+        assert_eq!(
+            site_to_trust("ecpa.dgpa.gov.tw", None).as_deref(),
+            Some("https://ecpa.dgpa.gov.tw")
+        );
+        // A referer of another host does not lend its scheme or port.
+        assert_eq!(
+            site_to_trust("ecpa.dgpa.gov.tw", r).as_deref(),
+            Some("https://ecpa.dgpa.gov.tw")
+        );
+        assert_eq!(
+            site_to_trust("http://127.0.0.1:3000", None).as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        for bad in ["null", "", "javascript:alert(1)", "file:///etc", "a b"] {
+            assert_eq!(site_to_trust(bad, r), None, "{bad}");
+        }
     }
 }

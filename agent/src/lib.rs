@@ -6,23 +6,56 @@ pub mod codes;
 pub mod config;
 pub mod http;
 pub mod pkcs11;
+pub mod pkcs7;
 pub mod readers;
 pub mod service;
 pub mod trust;
+pub mod worker;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 /// Builds the agent from its configuration.
 pub fn build(cfg: &config::Config) -> Arc<http::AppState> {
-    let mut tokens = pkcs11::Pkcs11Tokens::new(cfg.modules.clone());
-    tokens.fresh_per_call = cfg.pcsc;
-    let tokens = Arc::new(tokens);
-    let readers: Option<Arc<dyn card::Readers>> = if cfg.pcsc {
-        Some(Arc::new(readers::PcscReaders))
-    } else {
-        None
-    };
-    let agent = service::Agent::new(readers, tokens);
+    let deadline = Duration::from_secs(cfg.card_timeout_secs);
+    let worker_exe = cfg
+        .worker_exe
+        .clone()
+        .or_else(|| std::env::current_exe().ok());
+    let (readers, tokens): (Option<Arc<dyn card::Readers>>, Arc<dyn card::Tokens>) =
+        match worker_exe.filter(|_| cfg.isolate) {
+            Some(exe) => {
+                let w = Arc::new(worker::Isolated::new(
+                    exe,
+                    cfg.modules.clone(),
+                    cfg.pcsc,
+                    deadline,
+                ));
+                let readers: Option<Arc<dyn card::Readers>> =
+                    if cfg.pcsc { Some(w.clone()) } else { None };
+                (readers, w)
+            }
+            None => {
+                if cfg.isolate {
+                    tracing::warn!(
+                        "cannot find the agent's own program: card work runs in-process"
+                    );
+                }
+                let mut tokens = pkcs11::Pkcs11Tokens::new(cfg.modules.clone());
+                tokens.fresh_per_call = cfg.pcsc;
+                let readers: Option<Arc<dyn card::Readers>> = if cfg.pcsc {
+                    Some(Arc::new(readers::PcscReaders))
+                } else {
+                    None
+                };
+                (readers, Arc::new(tokens))
+            }
+        };
+    let mut agent = service::Agent::new(readers, tokens);
+    agent.hipki_version = cfg.hipki_version.clone();
+    // The agent's own limit sits above the worker's deadline, so a killed worker's answer
+    // (0x7600000D) is what the page sees; waiting for the card is bounded by the same.
+    agent.op_timeout = deadline + Duration::from_secs(5);
+    agent.wait_for_card = deadline + Duration::from_secs(5);
     let trust = trust::Trust::new(cfg.trusted_sites.clone(), cfg.trust_file.clone());
     Arc::new(http::AppState::new(agent, trust, cfg.port))
 }

@@ -64,9 +64,29 @@ fn load(cli: &Cli) -> Result<Config, String> {
     Ok(cfg)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // A card worker (see `ecpa_agent::worker`): one card operation, then exit.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == ecpa_agent::worker::WORKER_FLAG)
+    {
+        return ecpa_agent::worker::worker_main();
+    }
     let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let cfg = match load(&cli) {
         Ok(c) => c,
         Err(e) => {

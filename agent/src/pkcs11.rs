@@ -104,6 +104,29 @@ fn ecdsa_der(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// PKCS#1 v1.5 DigestInfo (RFC 8017 §9.2, note 1) around a digest, for CKM_RSA_PKCS.
+pub fn digest_info(hash: Hash, digest: &[u8]) -> Vec<u8> {
+    let prefix: &[u8] = match hash {
+        Hash::Sha1 => &[
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ],
+        Hash::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        Hash::Sha384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+        Hash::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+    };
+    [prefix, digest].concat()
+}
+
 impl Pkcs11Tokens {
     pub fn new(paths: Vec<PathBuf>) -> Self {
         Self {
@@ -267,7 +290,11 @@ impl Pkcs11Tokens {
                 _ => {}
             }
         }
-        let (mech, data) = if key_type == KeyType::EC {
+        let (mech, data) = if key_type == KeyType::EC && req.prehashed {
+            (Mechanism::Ecdsa, req.data.clone())
+        } else if req.prehashed {
+            (Mechanism::RsaPkcs, digest_info(req.hash, &req.data))
+        } else if key_type == KeyType::EC {
             let digest = match req.hash {
                 Hash::Sha256 => sha2::Sha256::digest(&req.data).to_vec(),
                 Hash::Sha384 => sha2::Sha384::digest(&req.data).to_vec(),

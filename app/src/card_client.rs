@@ -46,6 +46,29 @@ pub fn make_signature(tbs: &str, pin: &str, slot: Option<&str>) -> Value {
     v
 }
 
+/// The request text the page posts to the relay window. The real component's `/popupForm`
+/// sends `"tbsPackage=" + message` without encoding and its server form-decodes it once (real
+/// pages pre-escape `+` as `%2B` for that reason); escaping `%`, `+` and `&` the same way
+/// makes every character of the `tbs` and the PIN arrive as typed, with this agent's relay
+/// (which does the same) and with Chunghwa's.
+pub fn relay_text(request: &Value) -> Option<String> {
+    serde_json::to_string(request).ok().map(|t| form_escape(&t))
+}
+
+/// `%` → `%25`, `+` → `%2B`, `&` → `%26`: what a single form decoding restores.
+pub fn form_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '+' => out.push_str("%2B"),
+            '&' => out.push_str("%26"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The `/addDomain` address asking the component to trust `site`: a bare host for an https
 /// site (what the real component expects), the whole origin otherwise (development).
 pub fn add_domain_url(agent_origin: &str, site: &str) -> String {
@@ -191,7 +214,7 @@ mod imp {
                     Outcome::NotInstalled
                 });
             }
-            let text = serde_json::to_string(request).map_err(|_| Outcome::Failed(0))?;
+            let text = relay_text(request).ok_or(Outcome::Failed(0))?;
             self.popup
                 .post_message(&JsValue::from_str(&text), &self.origin)
                 .map_err(|_| Outcome::NotInstalled)?;
@@ -275,6 +298,51 @@ mod tests {
         assert!(make_signature("t", "123456", None)
             .get("slotDescription")
             .is_none());
+    }
+
+    /// What the agent's server (and the real component's) reads after the raw relay: one form
+    /// decoding of `"tbsPackage=" + text` gives back the exact request.
+    #[test]
+    fn relay_text_survives_one_form_decoding() {
+        for (tbs, pin) in [
+            ("a+b/c=d%41&e f", "1+2%3&4"),
+            ("{\"ecpa\":\"x\"}", "Ab!@#$%^"),
+            ("登入 ECPA", "123456"),
+        ] {
+            let req = make_signature(tbs, pin, None);
+            let text = relay_text(&req).unwrap();
+            let body = format!("tbsPackage={text}");
+            let decoded: Vec<(String, String)> = body
+                .split('&')
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_string(), form_decode(v))
+                })
+                .collect();
+            assert_eq!(decoded.len(), 1, "{body}");
+            let back: Value = serde_json::from_str(&decoded[0].1).unwrap();
+            assert_eq!(back, req);
+        }
+    }
+
+    /// application/x-www-form-urlencoded decoding, as servers do it.
+    fn form_decode(v: &str) -> String {
+        let b = v.as_bytes();
+        let mut out = vec![];
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(h, 16).unwrap());
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).unwrap()
     }
 
     #[test]

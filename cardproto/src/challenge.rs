@@ -5,16 +5,20 @@
 //! names — a phishing page relaying the real portal's challenge gets nothing):
 //!
 //! ```text
-//! {"ecpa":"challenge/v1","purpose":"login","origin":"https://ecpa.example.gov.tw","nonce":"<base64 of 32 bytes>","iat":1795000000}
+//! {"ecpa":"challenge/v2","purpose":"login","origin":"https://ecpa.example.gov.tw","nonce":"<64 lower-case hex digits: 32 random bytes>","iat":1795000000}
 //! ```
 //!
 //! Keys in this order, no whitespace, `iat` in Unix seconds. [`Challenge::parse`] accepts
 //! exactly the canonical form: any other spelling of the same content is refused.
+//!
+//! The text needs no escaping in a form body: no `+`, `%` or `&` (v1's Base64 nonce had `+`,
+//! which the real HiPKI component's raw `/popupForm` relay turns into a space), so the same
+//! challenge passes intact through this agent and through Chunghwa's component.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::{Deserialize, Serialize};
 
-pub const MARKER: &str = "{\"ecpa\":\"challenge/v1\"";
+pub const MARKER: &str = "{\"ecpa\":\"challenge/v2\"";
+pub const VERSION: &str = "challenge/v2";
 pub const NONCE_BYTES: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +42,7 @@ pub struct Challenge {
     pub purpose: Purpose,
     /// `scheme://host[:port]`, as browsers write an origin.
     pub origin: String,
-    /// Base64 (standard, padded) of 32 random bytes.
+    /// 32 random bytes as 64 lower-case hex digits ([`nonce_text`]).
     pub nonce: String,
     pub issued_at: i64,
 }
@@ -51,7 +55,7 @@ pub enum ChallengeError {
     Malformed(String),
     #[error("the challenge is not in canonical form")]
     NotCanonical,
-    #[error("the nonce must be Base64 of 32 bytes")]
+    #[error("the nonce must be 32 bytes in lower-case hex")]
     BadNonce,
     #[error("the origin must be scheme://host[:port]")]
     BadOrigin,
@@ -65,6 +69,15 @@ struct Wire {
     origin: String,
     nonce: String,
     iat: i64,
+}
+
+/// The nonce as the challenge carries it: lower-case hex.
+pub fn nonce_text(bytes: &[u8; NONCE_BYTES]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn nonce_ok(n: &str) -> bool {
+    n.len() == 2 * NONCE_BYTES && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// `http(s)://host[:port]` with nothing after it.
@@ -107,15 +120,14 @@ impl Challenge {
         }
         let w: Wire =
             serde_json::from_str(tbs).map_err(|e| ChallengeError::Malformed(e.to_string()))?;
-        if w.ecpa != "challenge/v1" {
+        if w.ecpa != VERSION {
             return Err(ChallengeError::Malformed(format!("version {}", w.ecpa)));
         }
         if !valid_origin(&w.origin) {
             return Err(ChallengeError::BadOrigin);
         }
-        match STANDARD.decode(&w.nonce) {
-            Ok(b) if b.len() == NONCE_BYTES => {}
-            _ => return Err(ChallengeError::BadNonce),
+        if !nonce_ok(&w.nonce) {
+            return Err(ChallengeError::BadNonce);
         }
         let c = Challenge {
             purpose: w.purpose,
@@ -135,11 +147,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn hex7() -> String {
+        nonce_text(&[7u8; 32])
+    }
+
     fn sample() -> Challenge {
         Challenge {
             purpose: Purpose::Login,
             origin: "https://ecpa.example.gov.tw".into(),
-            nonce: STANDARD.encode([7u8; 32]),
+            nonce: hex7(),
             issued_at: 1_795_000_000,
         }
     }
@@ -149,13 +165,13 @@ mod tests {
         let t = sample().to_tbs();
         assert_eq!(
             t,
-            format!("{{\"ecpa\":\"challenge/v1\",\"purpose\":\"login\",\"origin\":\"https://ecpa.example.gov.tw\",\"nonce\":\"{}\",\"iat\":1795000000}}", STANDARD.encode([7u8; 32]))
+            format!("{{\"ecpa\":\"challenge/v2\",\"purpose\":\"login\",\"origin\":\"https://ecpa.example.gov.tw\",\"nonce\":\"{}\",\"iat\":1795000000}}", hex7())
         );
         assert_eq!(Challenge::parse(&t), Ok(sample()));
         // Same content, other spelling: refused.
         let spaced = t.replace(",\"purpose\"", ", \"purpose\"");
         assert_eq!(Challenge::parse(&spaced), Err(ChallengeError::NotCanonical));
-        let reordered = format!("{{\"ecpa\":\"challenge/v1\",\"origin\":\"https://ecpa.example.gov.tw\",\"purpose\":\"login\",\"nonce\":\"{}\",\"iat\":1795000000}}", STANDARD.encode([7u8; 32]));
+        let reordered = format!("{{\"ecpa\":\"challenge/v2\",\"origin\":\"https://ecpa.example.gov.tw\",\"purpose\":\"login\",\"nonce\":\"{}\",\"iat\":1795000000}}", hex7());
         assert_eq!(
             Challenge::parse(&reordered),
             Err(ChallengeError::NotCanonical)
@@ -168,8 +184,12 @@ mod tests {
             Challenge::parse("hello"),
             Err(ChallengeError::NotAChallenge)
         );
-        let short = t.replace(&STANDARD.encode([7u8; 32]), &STANDARD.encode([7u8; 31]));
+        let short = t.replace(&hex7(), &hex7()[2..]);
         assert_eq!(Challenge::parse(&short), Err(ChallengeError::BadNonce));
+        let upper = t.replace(&hex7(), &hex7().to_uppercase().replace('0', "A"));
+        assert_eq!(Challenge::parse(&upper), Err(ChallengeError::BadNonce));
+        // Nothing a form body would change: no '+', '%', '&' or space.
+        assert!(!t.contains(['+', '%', '&', ' ']));
         assert_eq!(
             Challenge::parse(&t.replace("https://ecpa.example.gov.tw", "https://x/path")),
             Err(ChallengeError::BadOrigin)
@@ -180,7 +200,7 @@ mod tests {
         #[test]
         fn round_trip(nonce in prop::array::uniform32(any::<u8>()), iat in 0i64..4_000_000_000, host in "[a-z][a-z0-9-]{0,20}(\\.[a-z]{2,5}){0,2}", port in prop::option::of(1u16..65535), bind in any::<bool>()) {
             let origin = match port { Some(p) => format!("https://{host}:{p}"), None => format!("https://{host}") };
-            let c = Challenge { purpose: if bind { Purpose::Bind } else { Purpose::Login }, origin, nonce: STANDARD.encode(nonce), issued_at: iat };
+            let c = Challenge { purpose: if bind { Purpose::Bind } else { Purpose::Login }, origin, nonce: nonce_text(&nonce), issued_at: iat };
             prop_assert_eq!(Challenge::parse(&c.to_tbs()), Ok(c));
         }
 

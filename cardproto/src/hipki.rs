@@ -15,12 +15,40 @@ pub const USER_CANCELLED: u32 = 0x7600_0999;
 pub const BAD_JSON: u32 = 0x7600_000B;
 pub const BAD_PARAMETER: u32 = 0x7600_000C;
 pub const UNSUPPORTED_METHOD: u32 = 0x7600_000E;
+/// 執行檔錯誤或逾時: the component's card program failed or did not answer in time (also what
+/// sites assume when the `p11Image.bmp` picture holds nothing).
+pub const EXE_TIMEOUT: u32 = 0x7600_000D;
+/// 禁止存取的網域: the site is on the component's deny list; pages offer `/addDomain` as for
+/// [`SITE_NOT_TRUSTED`].
+pub const FORBIDDEN_DOMAIN: u32 = 0x7600_000F;
 /// This agent's: the `tbs` is a portal challenge for another site than the one asking.
 pub const ORIGIN_MISMATCH: u32 = 0x7600_0032;
-/// This agent's: the card is busy with another operation, or did not answer in time.
+/// This agent's: the card is busy with another operation.
 pub const CARD_BUSY: u32 = 0x7600_0033;
 /// This agent's: the card or its module failed in a way not listed above.
 pub const CARD_ERROR: u32 = 0x7600_0034;
+
+/// The component's text for a `ret_code` (its `errorcode.js` wording; this agent's own codes
+/// in the same style), sent as `message` with every error.
+pub fn message(ret_code: u32) -> &'static str {
+    match ret_code {
+        OK => "成功",
+        NO_CARD => "未插入IC卡",
+        NO_READER => "無可用讀卡機",
+        CARD_LOGIN_FAILED => "IC卡登入失敗",
+        SITE_NOT_TRUSTED => "在未授權的網站執行元件",
+        FORBIDDEN_DOMAIN => "禁止存取的網域",
+        BAD_JSON => "JSON格式錯誤",
+        BAD_PARAMETER => "參數錯誤",
+        EXE_TIMEOUT => "執行檔錯誤或逾時",
+        UNSUPPORTED_METHOD => "不支援的方法",
+        NO_PIN => "未輸入PIN碼",
+        USER_CANCELLED => "使用者已取消動作",
+        ORIGIN_MISMATCH => "簽章內容指定的網站與目前網站不符",
+        CARD_BUSY => "卡片正由其他作業使用中",
+        _ => "卡片或元件發生錯誤",
+    }
+}
 
 /// `last_error` values (PKCS#11 return values and HiPKI's tries-left codes).
 pub mod last {
@@ -70,12 +98,60 @@ pub struct TokenInfo {
     pub certs: Vec<CertInfo>,
 }
 
+/// One reader. The real component lists every reader: `token` is absent or null for an
+/// empty one, and the string `"unknown token"` for a card its module does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct SlotInfo {
-    #[serde(rename = "slotDescription")]
+    /// A reader name; some components send a number.
+    #[serde(rename = "slotDescription", deserialize_with = "text_or_number")]
     pub slot_description: String,
+    #[serde(deserialize_with = "token_or_unknown")]
     pub token: Option<TokenInfo>,
+    /// A card is in the reader, but the component does not know it (`"unknown token"`).
+    #[serde(skip)]
+    pub unknown_token: bool,
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    })
+}
+
+fn token_or_unknown<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TokenInfo>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        v @ serde_json::Value::Object(_) => Ok(serde_json::from_value(v).ok()),
+        _ => Ok(None),
+    }
+}
+
+/// Labels real cards give the CA certificates they carry (never a signing certificate).
+pub const CA_LABELS: [&str; 2] = ["CA Cert", "ROOT CA Cert"];
+
+impl CertInfo {
+    /// A CA certificate a card carries (by label or by a CA usage), not the holder's.
+    pub fn is_ca(&self) -> bool {
+        CA_LABELS
+            .iter()
+            .any(|l| self.label.trim().eq_ignore_ascii_case(l))
+            || self
+                .usage
+                .split('|')
+                .any(|u| matches!(u.trim(), "keyCertSign" | "cRLSign"))
+    }
+
+    /// The holder's signing certificate: usage digitalSignature, not a CA certificate.
+    pub fn is_signing(&self) -> bool {
+        !self.is_ca()
+            && !self.certb64.is_empty()
+            && self
+                .usage
+                .split('|')
+                .any(|u| u.trim() == "digitalSignature")
+    }
 }
 
 /// Any answer of the component (`func` = `pkcs11info`, `sign` or `addDomain`). Numbers may come
@@ -96,22 +172,46 @@ pub struct Answer {
 fn number(v: &serde_json::Value) -> Option<u32> {
     match v {
         serde_json::Value::Null => Some(0),
-        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        // The real component sends values of 0x80000000 and above as negative 32-bit
+        // numbers (−2147483646 = 0x80000002, two tries left).
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u32::try_from(u).ok(),
+            (None, Some(i)) => i32::try_from(i).ok().map(|i| i as u32),
+            _ => None,
+        },
         serde_json::Value::String(s) => {
             let s = s.trim();
             match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
                 Some(h) => u32::from_str_radix(h, 16).ok(),
                 None if s.is_empty() => Some(0),
-                None => s.parse().ok(),
+                None => s
+                    .parse::<u32>()
+                    .ok()
+                    .or_else(|| s.parse::<i32>().ok().map(|i| i as u32)),
             }
         }
         _ => None,
     }
 }
 
+/// A code as the real component puts it on the wire: a signed 32-bit number.
+pub fn wire(code: u32) -> i64 {
+    i64::from(code as i32)
+}
+
 impl Answer {
     pub fn parse(text: &str) -> Option<Answer> {
-        serde_json::from_str(text).ok()
+        let mut a: Answer = serde_json::from_str(text).ok()?;
+        // Which readers hold a card the component does not know (serde cannot see the
+        // string once the token is `None`).
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
+            if let Some(slots) = v.get("slots").and_then(|s| s.as_array()) {
+                for (info, raw) in a.slots.iter_mut().zip(slots) {
+                    info.unknown_token = raw.get("token").is_some_and(|t| t.is_string());
+                }
+            }
+        }
+        Some(a)
     }
     pub fn ret_code(&self) -> u32 {
         number(&self.ret_code).unwrap_or(CARD_ERROR)
@@ -124,9 +224,7 @@ impl Answer {
     pub fn signing_certificate(&self) -> Option<(&SlotInfo, &TokenInfo, &CertInfo)> {
         self.slots.iter().find_map(|s| {
             let t = s.token.as_ref()?;
-            let c = t.certs.iter().find(|c| {
-                c.usage.split('|').any(|u| u.trim() == "digitalSignature") && !c.certb64.is_empty()
-            })?;
+            let c = t.certs.iter().find(|c| c.is_signing())?;
             Some((s, t, c))
         })
     }
@@ -140,7 +238,11 @@ impl Answer {
                     if self.slots.is_empty() {
                         Outcome::NoReader
                     } else if self.slots.iter().all(|s| s.token.is_none()) {
-                        Outcome::NoCard
+                        if self.slots.iter().any(|s| s.unknown_token) {
+                            Outcome::NoCertificate
+                        } else {
+                            Outcome::NoCard
+                        }
                     } else if self.signing_certificate().is_none() {
                         Outcome::NoCertificate
                     } else {
@@ -155,7 +257,8 @@ impl Answer {
             NO_READER => Outcome::NoReader,
             NO_CARD if last == last::DEVICE_REMOVED => Outcome::CardRemoved,
             NO_CARD => Outcome::NoCard,
-            SITE_NOT_TRUSTED => Outcome::SiteNotTrusted,
+            SITE_NOT_TRUSTED | FORBIDDEN_DOMAIN => Outcome::SiteNotTrusted,
+            EXE_TIMEOUT => Outcome::Timeout,
             USER_CANCELLED => Outcome::Cancelled,
             NO_PIN => Outcome::PinLength,
             CARD_BUSY => Outcome::Busy,
@@ -290,6 +393,76 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ok_without_signature.outcome(), Outcome::Failed(CARD_ERROR));
+    }
+
+    /// What the real component sends where it differs from this agent: negative codes,
+    /// every reader listed, `"unknown token"`, CA certificates first, a numeric reader name.
+    #[test]
+    fn answers_as_the_real_component_sends_them() {
+        let two_left = r#"{"func":"sign","ret_code":1980760070,"last_error":-2147483646}"#;
+        assert_eq!(
+            Answer::parse(two_left).unwrap().outcome(),
+            Outcome::WrongPin {
+                tries_left: Some(2)
+            }
+        );
+        let one_left = r#"{"func":"sign","ret_code":"1980760070","last_error":"-2147483647"}"#;
+        assert_eq!(
+            Answer::parse(one_left).unwrap().outcome(),
+            Outcome::WrongPin {
+                tries_left: Some(1)
+            }
+        );
+        assert_eq!(wire(last::TWO_TRIES_LEFT), -2_147_483_646);
+        assert_eq!(wire(NO_CARD), 0x7600_0006);
+        let negative_ret = r#"{"func":"sign","ret_code":-536870893,"last_error":0}"#;
+        assert_eq!(
+            Answer::parse(negative_ret).unwrap().outcome(),
+            Outcome::Failed(0xE000_0013)
+        );
+
+        let listing = r#"{"func":"pkcs11info","ret_code":0,"last_error":0,"serverVersion":"1.3.4.103349","slots":[
+            {"slotDescription":"Generic Reader 0","slotID":0},
+            {"slotDescription":1,"slotID":1,"token":"unknown token"},
+            {"slotDescription":"CASTLES EZ100PU 0","slotID":2,"token":{"serialNumber":"TP03000000000001","label":"HiCOS PKI Smart Card","certs":[
+              {"label":"ROOT CA Cert","certb64":"Uk9PVA==","subjectDN":"C=TW,O=Government Root Certification Authority"},
+              {"label":"CA Cert","usage":"digitalSignature|keyCertSign|cRLSign","certb64":"Q0E="},
+              {"label":"cert2","usage":"keyEncipherment|dataEncipherment","certb64":"RU5D"},
+              {"label":"cert1","usage":"digitalSignature","certb64":"U0lHTg==","subjectID":"6789","notAfter":"20311231155959Z","notAfterT":1956585599}]}}]}"#;
+        let a = Answer::parse(listing).unwrap();
+        assert_eq!(a.outcome(), Outcome::Ok);
+        assert_eq!(a.slots.len(), 3);
+        assert_eq!(a.slots[1].slot_description, "1");
+        assert!(a.slots[1].unknown_token && a.slots[1].token.is_none());
+        assert!(!a.slots[0].unknown_token && a.slots[0].token.is_none());
+        let (slot, token, cert) = a.signing_certificate().unwrap();
+        assert_eq!(slot.slot_description, "CASTLES EZ100PU 0");
+        assert_eq!(token.serial_number, "TP03000000000001");
+        assert_eq!(
+            (cert.label.as_str(), cert.certb64.as_str()),
+            ("cert1", "U0lHTg==")
+        );
+
+        let only_unknown = r#"{"func":"pkcs11info","ret_code":0,"slots":[{"slotDescription":"R","token":"unknown token"}]}"#;
+        assert_eq!(
+            Answer::parse(only_unknown).unwrap().outcome(),
+            Outcome::NoCertificate
+        );
+        let only_ca = r#"{"func":"pkcs11info","ret_code":0,"slots":[{"slotDescription":"R","token":{"certs":[
+            {"label":"CA Cert","usage":"digitalSignature|keyCertSign|cRLSign","certb64":"Q0E="}]}}]}"#;
+        assert_eq!(
+            Answer::parse(only_ca).unwrap().outcome(),
+            Outcome::NoCertificate
+        );
+
+        for (ret, want) in [
+            (FORBIDDEN_DOMAIN, Outcome::SiteNotTrusted),
+            (SITE_NOT_TRUSTED, Outcome::SiteNotTrusted),
+            (EXE_TIMEOUT, Outcome::Timeout),
+        ] {
+            let text = format!(r#"{{"func":"pkcs11info","ret_code":{ret},"last_error":0}}"#);
+            assert_eq!(Answer::parse(&text).unwrap().outcome(), want, "{ret:#x}");
+        }
     }
 
     #[test]

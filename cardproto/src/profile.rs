@@ -26,6 +26,10 @@ pub enum ProfileError {
 pub struct CertProfile {
     pub subject: String,
     pub issuer: String,
+    /// The subject as the HiPKI component writes it: `C=TW,CN=王小明,serialNumber=…`
+    /// (attributes in certificate order, `,` without spaces).
+    pub subject_hipki: String,
+    pub issuer_hipki: String,
     pub common_name: Option<String>,
     /// Subject serialNumber (the card number).
     pub subject_serial: Option<String>,
@@ -117,6 +121,45 @@ fn directory_attributes(value: &[u8]) -> Result<Vec<(String, Vec<String>)>, Prof
     Ok(out)
 }
 
+/// A name as `C=TW,O=…,CN=…,serialNumber=…`: what real sites split on `,` and `=`.
+pub fn hipki_dn(name: &X509Name<'_>) -> String {
+    name.iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .map(|a| {
+            let oid = a.attr_type().to_id_string();
+            let key = match oid.as_str() {
+                "2.5.4.6" => "C",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.3" => "CN",
+                "2.5.4.5" => "serialNumber",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.4" => "SN",
+                "2.5.4.42" => "GN",
+                "1.2.840.113549.1.9.1" => "E",
+                other => other,
+            }
+            .to_string();
+            let raw = a.attr_value();
+            let value = a.as_str().map(str::to_string).unwrap_or_else(|_| {
+                if raw.tag() == x509_parser::der_parser::asn1_rs::Tag::BmpString {
+                    let units: Vec<u16> = raw
+                        .data
+                        .chunks_exact(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    String::from_utf16_lossy(&units)
+                } else {
+                    String::from_utf8_lossy(raw.data).into_owned()
+                }
+            });
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn name_attr(name: &X509Name<'_>, oid: &x509_parser::der_parser::Oid<'_>) -> Option<String> {
     name.iter_by_oid(oid)
         .next()
@@ -135,6 +178,8 @@ pub fn parse(der: &[u8]) -> Result<CertProfile, ProfileError> {
     let mut p = CertProfile {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
+        subject_hipki: hipki_dn(cert.subject()),
+        issuer_hipki: hipki_dn(cert.issuer()),
         common_name: name_attr(cert.subject(), &cn_oid),
         subject_serial: name_attr(cert.subject(), &serial_oid),
         serial_hex: cert

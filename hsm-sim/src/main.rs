@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hsm_sim::{
-    pcscd::{self, Pcscd},
+    pcscd::{self, Pcscd, Private},
     pki::Variant,
     reader,
     sim::{CardMeta, Kind, NewCard, Sim, SimError},
@@ -145,7 +145,13 @@ enum PkiCmd {
 #[derive(Subcommand)]
 enum PcscdCmd {
     /// Start pcscd -f in the background unless one with virtual readers is running.
-    Start,
+    Start {
+        /// A pcscd of its own (own socket and vpcd ports, in a mount namespace), for a test
+        /// run that must not share the machine's readers: prints the variables
+        /// (`PCSCLITE_CSOCK_NAME`, `HSM_SIM_VPCD_PORT`) its clients need.
+        #[arg(long)]
+        private: bool,
+    },
     Status,
 }
 
@@ -396,7 +402,34 @@ fn run(cli: Cli) -> Result<(), SimError> {
     let now = OffsetDateTime::now_utc();
     if let Cmd::Pcscd(c) = &cli.cmd {
         return match c {
-            PcscdCmd::Start => {
+            PcscdCmd::Start { private: true } => {
+                let p = Private::start().map_err(SimError::Other)?;
+                let env: serde_json::Map<String, serde_json::Value> = p
+                    .env()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect();
+                let dir = p.dir().display().to_string();
+                let readers = pcscd::readers();
+                let pid = p.detach();
+                print(
+                    json,
+                    &serde_json::json!({ "started": true, "private": true, "pid": pid, "dir": dir, "env": env, "readers": readers }),
+                    || {
+                        let vars: Vec<String> = env
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                            .collect();
+                        format!(
+                            "private pcscd started (pid {}); use it with: export {}",
+                            pid.unwrap_or(0),
+                            vars.join(" ")
+                        )
+                    },
+                );
+                Ok(())
+            }
+            PcscdCmd::Start { private: false } => {
                 let p = Pcscd::ensure().map_err(SimError::Other)?;
                 let started = p.started_here();
                 let pid = p.detach();

@@ -1,7 +1,8 @@
 //! A card in a virtual reader: the vpcd protocol (vsmartcard's pcscd driver) and the
 //! SoftHSM-backed secure element behind the PIV application.
 //!
-//! vpcd listens on TCP port 35963 + reader index; the card side connects. Frames are a
+//! vpcd listens on TCP port 35963 + reader index (`HSM_SIM_VPCD_PORT` + index for a private
+//! pcscd, see [`crate::pcscd::Private`]); the card side connects. Frames are a
 //! 2-byte big-endian length and a payload: one byte is a control code (0 power off, 1 power
 //! on, 2 reset, 4 send ATR), anything longer a command APDU to answer. Closing the socket is
 //! pulling the card out.
@@ -22,8 +23,14 @@ use std::{
 pub const VPCD_BASE_PORT: u16 = 35963;
 pub const READERS: u8 = 2;
 
+/// The vpcd port of `reader`: from `HSM_SIM_VPCD_PORT` when set (a private pcscd), else the
+/// Debian package's 35963.
 pub fn port(reader: u8) -> u16 {
-    VPCD_BASE_PORT + u16::from(reader)
+    let base = std::env::var(crate::pcscd::VPCD_PORT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(VPCD_BASE_PORT);
+    base.saturating_add(u16::from(reader))
 }
 
 /// The secure element of an inserted card: its SoftHSM token, and the counter in the
@@ -113,7 +120,7 @@ pub fn piv_card(sim: &Sim, meta: &CardMeta) -> PivCard<HsmCard> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {
-    #[error("pcscd with the vpcd driver is not running (no virtual reader on 127.0.0.1:{0}): start it with `hsm-sim pcscd start` (as root) or `sudo pcscd -f`")]
+    #[error("no virtual reader listens on 127.0.0.1:{0}: pcscd with the vpcd driver is not running there (start it with `hsm-sim pcscd start` as root), or another program already holds that reader")]
     NoReader(u16),
     #[error("reader {0} does not exist (readers 0 and 1)")]
     BadReader(u8),

@@ -1,9 +1,9 @@
 //! The QA walk-through of hsm-sim's README, through the real binary: create cards, insert
 //! one (a detached process keeps it in the reader), see it with OpenSC's tools, lock it
-//! with wrong PINs, eject it. Shares pcscd's readers: runs in the `card-readers` group.
+//! with wrong PINs, eject it. Runs its own pcscd (`Private`), so it never touches the machine's readers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hsm_sim::pcscd::Pcscd;
+use hsm_sim::pcscd::Private;
 use std::{process::Command, time::Duration};
 
 const OPENSC: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
@@ -47,7 +47,8 @@ fn eventually(what: &str, f: impl Fn() -> bool) {
 
 #[test]
 fn qa_walk_through() {
-    let _pcscd = Pcscd::ensure().expect("pcscd");
+    let _pcscd =
+        Private::start().expect("a private pcscd with vpcd readers (as root; `make setup`)");
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path();
 

@@ -1,7 +1,7 @@
 //! The simulator through the real card stack: pcscd with the vpcd driver, OpenSC's PIV
 //! driver and PKCS#11 module (`opensc-pkcs11.so`), SoftHSM behind the card. Nothing is
-//! mocked. These tests share the machine's pcscd and its two readers, so nextest runs them
-//! one at a time (`.config/nextest.toml`).
+//! mocked. Each test runs its own pcscd ([`Private`]: own socket, own vpcd ports), so a demo
+//! left running or another test never holds its readers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cryptoki::{
@@ -13,7 +13,7 @@ use cryptoki::{
     types::AuthPin,
 };
 use hsm_sim::{
-    pcscd::Pcscd,
+    pcscd::Private,
     pki::Variant,
     reader,
     sim::{Kind, NewCard, Sim},
@@ -27,12 +27,13 @@ const OPENSC: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 
 struct Env {
     sim: Sim,
-    _pcscd: Pcscd,
+    _pcscd: Private,
     _dir: tempfile::TempDir,
 }
 
 fn env() -> Env {
-    let pcscd = Pcscd::ensure().expect("pcscd with vpcd readers (run as root; `make setup`)");
+    let pcscd =
+        Private::start().expect("a private pcscd with vpcd readers (as root; `make setup`)");
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::open(dir.path()).unwrap();
     sim.init(OffsetDateTime::now_utc()).unwrap();

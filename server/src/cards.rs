@@ -18,7 +18,7 @@ use ecpa_app::{
     error::ApiError,
 };
 use ecpa_cardproto::{
-    challenge::{Challenge, Purpose, NONCE_BYTES},
+    challenge::{self, Challenge, Purpose, NONCE_BYTES},
     oid, profile,
     refusal::ProofRefusal,
     token::ProofToken,
@@ -382,7 +382,7 @@ impl Portal {
         let c = Challenge {
             purpose,
             origin: self.config.origin_string(),
-            nonce: B64.encode(b),
+            nonce: challenge::nonce_text(&b),
             issued_at: now.unix_timestamp(),
         };
         sqlx::query("INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")

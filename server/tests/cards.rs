@@ -443,7 +443,10 @@ async fn hostile_login_matrix(app: TestApp) {
     });
     // A nonce never issued.
     refuse!(ProofRefusal::ChallengeUnknown, |t, k| {
-        let forged = t.replace(&Challenge::parse(&t).unwrap().nonce, &B64.encode([7u8; 32]));
+        let forged = t.replace(
+            &Challenge::parse(&t).unwrap().nonce,
+            &ecpa_cardproto::challenge::nonce_text(&[7u8; 32]),
+        );
         k["tbs"] = json!(forged);
         k["signature"] =
             json!(B64.encode(e.sim.sign(&good, PIN, KEY_SIGN, forged.as_bytes()).unwrap()));
