@@ -1,5 +1,6 @@
 //! The HTTP face of the agent, compatible with the HiPKI Local Server: `GET /`,
-//! `GET|POST /pkcs11info`, `POST /sign`, `GET /popupForm`, `GET /p11Image.bmp`,
+//! `GET|POST /pkcs11info`, `POST /sign`, `GET /popupForm`, `GET /ChtPopupForm`,
+//! `GET /p11Image.bmp`,
 //! `GET /addDomain`, `GET /waiting.gif`.
 //!
 //! Who is asking is known for every request: through the popup, from the origin the browser
@@ -71,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/p11Image.bmp", get(p11_image).options(preflight))
         .route("/waiting.gif", get(waiting_gif))
         .route("/popupForm", get(popup_form))
+        .route("/ChtPopupForm", get(cht_popup_form))
         .route("/addDomain", get(add_domain_page).post(add_domain_confirm))
         .layer(middleware::from_fn_with_state(state.clone(), host_check))
         .with_state(state)
@@ -464,6 +466,14 @@ const POPUP_JS: &str = r#"(function(){
 /// The postMessage relay (one request per popup, answered only to the asking origin).
 async fn popup_form() -> Response {
     page("ECPA 讀卡元件", "<p id=\"s\">讀卡元件處理中…</p>", POPUP_JS)
+}
+
+/// The relay of Chunghwa Telecom's ICToken library (common on organization-card sites): the
+/// same exchange (`getTbs`, then the library's package, then the component's answer), with
+/// the library's package (`func` `CheckEnvir` / `GetUserCert` / `MakeSignature`, fields such
+/// as `cardid`, `keyidb64`, `userpin`, `"__NotExistedTag__"` for unset ones).
+async fn cht_popup_form() -> Response {
+    page("ECPA 讀卡元件", "<p id=\"s\">IC卡讀取中…</p>", POPUP_JS)
 }
 
 fn escape(s: &str) -> String {

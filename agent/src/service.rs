@@ -63,6 +63,12 @@ struct TbsPackage {
     #[serde(rename = "signatureType")]
     signature_type: Option<String>,
     pin: Option<Zeroizing<String>>,
+    /// ICToken's name for the PIN (it sends both).
+    userpin: Option<Zeroizing<String>>,
+    /// ICToken: the card number of the card to use.
+    cardid: Option<String>,
+    /// ICToken: the CKA_ID (Base64) of the key to use.
+    keyidb64: Option<String>,
     #[serde(rename = "withSigningTime")]
     with_signing_time: Option<Value>,
     /// A reader name from pkcs11info, or a number (some sites send `0`).
@@ -88,6 +94,17 @@ struct Parsed {
     pin: Zeroizing<String>,
     signing_time: bool,
     slot_description: Option<String>,
+    card_id: Option<String>,
+    key_id: Option<Vec<u8>>,
+}
+
+/// ICToken's placeholder for a parameter the page did not give.
+const NOT_GIVEN: &str = "__NotExistedTag__";
+
+/// A text parameter that was really given (not empty, not ICToken's placeholder).
+fn given(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s != NOT_GIVEN)
 }
 
 fn bad(what: &str) -> Failure {
@@ -175,7 +192,7 @@ fn parse_package(raw: &str, asker: Asker<'_>) -> Result<Parsed, Failure> {
             }
         }
     }
-    let pin = match pkg.pin {
+    let pin = match pkg.pin.or(pkg.userpin) {
         Some(p) if !p.is_empty() => p,
         _ => return Err(Failure::NoPin),
     };
@@ -189,6 +206,10 @@ fn parse_package(raw: &str, asker: Asker<'_>) -> Result<Parsed, Failure> {
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
+    let key_id = match given(pkg.keyidb64) {
+        Some(k) => Some(B64.decode(k).map_err(|_| bad("keyidb64"))?),
+        None => None,
+    };
     Ok(Parsed {
         data,
         hash,
@@ -196,6 +217,8 @@ fn parse_package(raw: &str, asker: Asker<'_>) -> Result<Parsed, Failure> {
         pin,
         signing_time: flag(&pkg.with_signing_time),
         slot_description,
+        card_id: given(pkg.cardid),
+        key_id,
     })
 }
 
@@ -477,13 +500,20 @@ impl Agent {
             }
         };
         // The signing certificate (KeyUsage digitalSignature, not a CA), never the
-        // encryption one or a CA certificate the card carries.
+        // encryption one or a CA certificate the card carries; on the card asked for
+        // (`cardid`) and with the key asked for (`keyidb64`) when the page names them.
         let (slot, cert, card_sn) = chosen
             .iter()
             .find_map(|s| {
                 let t = s.token.as_ref()?;
-                let c = t.certs.iter().find(|c| is_signing(&c.der))?;
                 let sn = t.card_number.clone().unwrap_or(t.serial_number.clone());
+                if p.card_id.as_ref().is_some_and(|id| *id != sn) {
+                    return None;
+                }
+                let c = t
+                    .certs
+                    .iter()
+                    .find(|c| is_signing(&c.der) && p.key_id.as_ref().is_none_or(|k| *k == c.id))?;
                 Some((s.slot_id, c.clone(), sn))
             })
             .ok_or(Failure::NoCard)?;

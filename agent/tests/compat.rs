@@ -420,3 +420,122 @@ async fn bad_input_touches_nothing() {
     assert_eq!(s, 200, "a junk query is ignored");
     assert!(serde_json::from_str::<Value>(&decode_bmp(&b)).is_ok());
 }
+
+/// Chunghwa's ICToken library over `/ChtPopupForm` (organization-card sites): `CheckEnvir`
+/// (`stDa`: `serverVersion` compared as a string with the library's minimum, every slot's
+/// `token.serialNumber` kept as the card id), `GetUserCert` (`gtCrt`: the last certificate
+/// whose `usage` matches /digitalSignature/i, or whose `id` matches `keyidb64`), then
+/// `MakeSignature` with the library's package (`getInfo()`: `"__NotExistedTag__"` for unset
+/// parameters, `cardid`, `userpin`, `+` escaped as `%2B`); `StSgn` refuses a signature whose
+/// `cardSN` differs from the card id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ictoken_library_over_cht_popup_form() {
+    let l = lab().await;
+    let (s, _, page) = raw(
+        &l.app,
+        "GET",
+        "/ChtPopupForm",
+        &[("sec-fetch-dest", "document")],
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(String::from_utf8_lossy(&page).contains("getTbs"));
+    let h = relayed(PORTAL);
+
+    // CheckEnvir → pkcs11info.
+    let (_, _, b) = raw(&l.app, "POST", "/pkcs11info", &refs(&h), "").await;
+    let v = json_of(&b);
+    assert_eq!(v["ret_code"], 0);
+    let version = v["serverVersion"].as_str().unwrap();
+    // The library's minimum for Windows (its WbSckVrsn), compared as JS localeCompare does.
+    assert!("1.3.4.103319" <= version, "{version}");
+    let slots = v["slots"].as_array().unwrap();
+    assert!(slots[0].is_object());
+    let (index, slot) = slots
+        .iter()
+        .enumerate()
+        .find(|(_, s)| !s["token"].is_null() && s.get("token").is_some())
+        .unwrap();
+    let card_id = slot["token"]["serialNumber"].as_str().unwrap().to_string();
+    let reader = slot["slotDescription"].as_str().unwrap().to_string();
+    assert_eq!(card_id, l.number);
+
+    // GetUserCert → pkcs11info?withcert=true; the library takes the last digitalSignature match.
+    let (_, _, b) = raw(&l.app, "POST", "/pkcs11info?withcert=true", &refs(&h), "").await;
+    let v = json_of(&b);
+    let certs = v["slots"][index]["token"]["certs"].as_array().unwrap();
+    let chosen = certs
+        .iter()
+        .filter(|c| {
+            c["usage"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+                .contains("digitalsignature")
+        })
+        .next_back()
+        .unwrap();
+    assert_eq!(chosen["label"], "cert1");
+    let keyidb64 = chosen["id"].as_str().unwrap().to_string();
+
+    // MakeSignature (UserSign(B64ToBeSign, PIN, "SHA256", cb, "PKCS7", keyidb64)), as getInfo() builds it.
+    let content = b"ICToken+organization/sign-in=test".to_vec();
+    let tbs = B64.encode(&content);
+    let pkg = json!({
+        "tbs": tbs, "tbsEncoding": "base64", "hashAlgorithm": "SHA256",
+        "pin": "123456", "userpin": "123456", "func": "MakeSignature", "signatureType": "PKCS7",
+        "readername": reader, "slotDescription": reader, "cardid": card_id,
+        "checkValidity": "__NotExistedTag__", "keyidb64": keyidb64, "nonce": "__NotExistedTag__",
+        "withSigningTime": "__NotExistedTag__", "withCardSN": "__NotExistedTag__",
+    })
+    .to_string()
+    .replace('+', "%2B");
+    let (_, _, b) = raw(
+        &l.app,
+        "POST",
+        "/sign",
+        &refs(&h),
+        format!("tbsPackage={pkg}"),
+    )
+    .await;
+    let v = json_of(&b);
+    assert_eq!(v["ret_code"], 0, "{v}");
+    assert_eq!(
+        v["cardSN"],
+        card_id.as_str(),
+        "StSgn: cardSN must equal the card id"
+    );
+    let der = B64.decode(v["signature"].as_str().unwrap()).unwrap();
+    assert_eq!(openssl_cms_verify(&der, &l.pki).unwrap(), content);
+
+    // Another card id, or a key the card does not have: nothing is signed.
+    for (field, value) in [("cardid", "GP00000000000000"), ("keyidb64", "AAAA")] {
+        let mut p: Value = serde_json::from_str(&pkg.replace("%2B", "+")).unwrap();
+        p[field] = json!(value);
+        let (_, _, b) = raw(
+            &l.app,
+            "POST",
+            "/sign",
+            &refs(&h),
+            format!("tbsPackage={}", p.to_string().replace('+', "%2B")),
+        )
+        .await;
+        assert!(ret_is(&json_of(&b), codes::NO_CARD), "{field}");
+    }
+    assert_eq!(l.sim.card(&l.number).unwrap().tries_left, 3);
+
+    // A wrong PIN: StSgn moves last_error into RCode and reads -2147483646 as two tries left.
+    let wrong = pkg.replace("\"123456\"", "\"000000\"");
+    let (_, _, b) = raw(
+        &l.app,
+        "POST",
+        "/sign",
+        &refs(&h),
+        format!("tbsPackage={wrong}"),
+    )
+    .await;
+    let v = json_of(&b);
+    assert_eq!(v["ret_code"], codes::CARD_LOGIN_FAILED);
+    assert_eq!(v["last_error"], -2_147_483_646);
+}
