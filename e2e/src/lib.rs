@@ -374,11 +374,15 @@ pub fn pcscd_log() -> PathBuf {
     report_dir().join("pcscd.log")
 }
 
-/// pcscd with the virtual readers for the whole run: started when none runs (as root), and
-/// stopped again at the end if this run started it, so the machine is left as found.
+/// A pcscd of the run's own (hsm-sim's private pcscd: its own socket and vpcd ports, in a
+/// mount namespace), so the suite never depends on the machine's readers being free (`make
+/// run`'s demo cards may still be in them) and never disturbs them. Its variables
+/// (`PCSCLITE_CSOCK_NAME`, `HSM_SIM_VPCD_PORT`) are set in this process, so the agent and
+/// the card processes the harness starts use it. Stopped (and its folder removed) at the end.
 #[derive(Debug)]
 pub struct PcscdGuard {
     started_pid: Option<i32>,
+    dir: Option<PathBuf>,
 }
 
 impl PcscdGuard {
@@ -388,30 +392,35 @@ impl PcscdGuard {
         let out = Command::new(hsm_sim_bin()?)
             .arg("--state")
             .arg(state.path())
-            .args(["pcscd", "start", "--json"])
+            .args(["pcscd", "start", "--private", "--json"])
             .env("HSM_SIM_PCSCD_LOG", pcscd_log())
             .stdin(Stdio::null())
             .output()
             .await?;
         if !out.status.success() {
             return Err(HarnessError::Setup(format!(
-                "hsm-sim pcscd start: {}",
+                "hsm-sim pcscd start --private: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)
             .map_err(|e| HarnessError::Setup(format!("hsm-sim pcscd start: {e}")))?;
-        let started_pid = if v.get("started").and_then(|s| s.as_bool()) == Some(true) {
-            v.get("pid")
-                .and_then(|p| p.as_i64())
-                .and_then(|p| i32::try_from(p).ok())
-        } else {
-            None
-        };
-        Ok(Self { started_pid })
+        let started_pid = v
+            .get("pid")
+            .and_then(|p| p.as_i64())
+            .and_then(|p| i32::try_from(p).ok());
+        let dir = v.get("dir").and_then(|d| d.as_str()).map(PathBuf::from);
+        if let Some(env) = v.get("env").and_then(|e| e.as_object()) {
+            for (k, val) in env {
+                if let Some(val) = val.as_str() {
+                    std::env::set_var(k, val);
+                }
+            }
+        }
+        Ok(Self { started_pid, dir })
     }
 
-    /// The pid of the pcscd this run started, if it did.
+    /// The pid of the pcscd this run started.
     pub fn started_pid(&self) -> Option<i32> {
         self.started_pid
     }
@@ -422,6 +431,9 @@ impl PcscdGuard {
             unsafe {
                 libc::kill(pid, libc::SIGTERM);
             }
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(d);
         }
     }
 }
@@ -620,6 +632,78 @@ document.getElementById('direct').onclick = function () {{
 }};
 </script></body></html>"#
         );
+        Self::serve(listener, origin, html)
+    }
+
+    /// A site as real 自然人憑證 login sites use the HiPKI component (Chunghwa's samples, a
+    /// MOICA login page; written from the facts in `../shared/notes/hipki-protocol.md`):
+    /// detects the component and its readers from `p11Image.bmp`, asks to be trusted through
+    /// `/addDomain?domain=<location.hostname>`, reads the certificates and has a PKCS7
+    /// signature made through the `/popupForm` relay, pre-escaping the package as they do.
+    pub async fn third_party(agent_origin: &str) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let agent = serde_json::to_string(agent_origin).unwrap_or_default();
+        let html = format!(
+            r#"<!DOCTYPE html><html lang="zh-Hant-TW"><meta charset="utf-8"><title>其他機關網站</title>
+<body><h1>其他機關網站：自然人憑證登入</h1>
+<button id="detect" type="button">偵測讀卡元件</button><pre id="detect-result"></pre>
+<button id="add-domain" type="button">加入信任網站</button><pre id="trust-result"></pre>
+<button id="read" type="button">讀取憑證</button><pre id="read-result"></pre>
+<label for="pin">PIN 碼</label><input id="pin" type="password" autocomplete="off">
+<button id="sign" type="button">簽章登入</button><pre id="sign-result"></pre><pre id="tbs"></pre>
+<script>
+var AGENT = {agent}, popup = null, pending = null, slot = '';
+function imageInfo(ctx) {{
+  var out = '';
+  for (var i = 0; i < 2000; i++) {{
+    var d = ctx.getImageData(i, 0, 1, 1).data;
+    if (d[2] == 0) break;
+    out = out + String.fromCharCode(d[2], d[1], d[0]);
+  }}
+  if (out == '') out = '{{"ret_code": 1979711501,"message": "執行檔錯誤或逾時"}}';
+  return out;
+}}
+document.getElementById('detect').onclick = function () {{
+  document.getElementById('detect-result').textContent = '';
+  var img = document.createElement('img');
+  img.crossOrigin = 'Anonymous';
+  img.src = AGENT + '/p11Image.bmp?' + new Date().getTime();
+  var canvas = document.createElement('canvas');
+  canvas.width = 2000; canvas.height = 1;
+  var ctx = canvas.getContext('2d');
+  img.onload = function () {{ ctx.drawImage(img, 0, 0); document.getElementById('detect-result').textContent = imageInfo(ctx); }};
+  img.onerror = function () {{ document.getElementById('detect-result').textContent = '未安裝客戶端程式或未啟動服務'; }};
+}};
+document.getElementById('add-domain').onclick = function () {{
+  popup = window.open(AGENT + '/addDomain?domain=' + window.location.hostname, 'addDomain', 'width=460,height=320');
+}};
+function relay(pkg) {{ pending = pkg; popup = window.open(AGENT + '/popupForm', 'popupForm', 'width=400,height=300'); }}
+document.getElementById('read').onclick = function () {{ relay(JSON.stringify({{func: 'GetUserCert'}})); }};
+document.getElementById('sign').onclick = function () {{
+  var b = ''; for (var i = 255; i >= 0; i--) b += String.fromCharCode(i);
+  var tbs = btoa(b);
+  document.getElementById('tbs').textContent = tbs;
+  var pin = document.getElementById('pin').value;
+  relay(JSON.stringify({{func: 'MakeSignature', signatureType: 'PKCS7', tbs: encodeURIComponent(tbs), tbsEncoding: 'base64', hashAlgorithm: 'SHA256', pin: encodeURIComponent(pin), nonce: '', withCardSN: 'true', slotDescription: slot}}).replace(/\+/g, '%2B'));
+}};
+window.addEventListener('message', function (ev) {{
+  if (ev.origin != AGENT) return;
+  var d = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data);
+  var ret; try {{ ret = JSON.parse(d); }} catch (e) {{ return; }}
+  if (ret.func == 'getTbs') {{ popup.postMessage(pending, AGENT); return; }}
+  if (ret.func == 'pkcs11info') {{
+    for (var i in ret.slots) {{ if (ret.slots[i].token instanceof Object) {{ slot = ret.slots[i].slotDescription; break; }} }}
+    document.getElementById('read-result').textContent = d;
+  }} else if (ret.func == 'sign') {{ document.getElementById('sign-result').textContent = d; }}
+  else {{ document.getElementById('trust-result').textContent = d; }}
+}});
+</script></body></html>"#
+        );
+        Self::serve(listener, origin, html)
+    }
+
+    fn serve(listener: tokio::net::TcpListener, origin: String, html: String) -> Result<Self> {
         let task = tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             while let Ok((mut s, _)) = listener.accept().await {
@@ -640,6 +724,210 @@ document.getElementById('direct').onclick = function () {{
 }
 
 impl Drop for ForeignSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A second implementation of the HiPKI Local Server's wire protocol, behaving like
+/// Chunghwa Telecom's component where it differs from our agent (from the facts in
+/// `../shared/notes/hipki-protocol.md`, not from our agent's code):
+/// * its `/popupForm` relay checks nobody: it answers any opener with `postMessage(…, "*")`
+///   and forwards `"tbsPackage=" + message` unencoded;
+/// * it enforces no origin at all (any page may use it);
+/// * it lists an empty reader first, a reader with `"token": "unknown token"`, and on the card
+///   the `ROOT CA Cert` and `CA Cert` (with `digitalSignature` in its usage) before `cert1`;
+/// * codes are negative 32-bit numbers where the real one sends them so.
+///
+/// The card itself is reached through our agent, called as the portal would call it
+/// directly (the double has no card stack of its own): what is tested is the portal's pages
+/// against the other protocol behaviour.
+#[derive(Debug)]
+pub struct HipkiDouble {
+    pub origin: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+const DOUBLE_RELAY: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>HiPKI</title></head><body>
+<p id="s">HiPKI Local Server</p>
+<script>
+var done = false;
+window.addEventListener('message', function (ev) {
+  if (done) return;
+  var req; try { req = JSON.parse(ev.data); } catch (e) { return; }
+  var url, body = '';
+  if (req.func == 'GetUserCert') url = '/pkcs11info?withcert=true';
+  else if (req.func == 'CheckEnvir') url = '/pkcs11info';
+  else if (req.func == 'MakeSignature') { url = '/sign'; body = 'tbsPackage=' + ev.data; }
+  else return;
+  done = true;
+  var x = new XMLHttpRequest();
+  x.open('POST', url, true);
+  x.setRequestHeader('Content-Type', 'application/x-www-form-urlencoded');
+  x.onload = function () { window.opener.postMessage(x.responseText, '*'); setTimeout(function () { window.close(); }, 50); };
+  x.send(body);
+});
+window.opener.postMessage(JSON.stringify({func: 'getTbs'}), '*');
+</script></body></html>"#;
+
+impl HipkiDouble {
+    /// `agent`: our agent's origin (the card path); `portal`: the site it calls the agent
+    /// as; `pki`: the scenario's exported test PKI (the CA certificates "on the card").
+    pub async fn start(agent: &str, portal: &str, pki: &Path) -> Result<Self> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let root = b64.encode(std::fs::read(pki.join("test-grca-root.der"))?);
+        let ca = b64.encode(std::fs::read(pki.join("test-moica.der"))?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let ctx = std::sync::Arc::new((agent.to_string(), portal.to_string(), root, ca));
+        let task = tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let _ = Self::handle(s, &ctx).await;
+                });
+            }
+        });
+        Ok(Self { origin, task })
+    }
+
+    async fn handle(
+        mut s: tokio::net::TcpStream,
+        ctx: &(String, String, String, String),
+    ) -> std::io::Result<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let head_end = loop {
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            if buf.len() > 256 * 1024 {
+                return Ok(());
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        while buf.len() < head_end + len {
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = buf[head_end..].to_vec();
+        let mut first = head.lines().next().unwrap_or_default().split(' ');
+        let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+        let path = target.split('?').next().unwrap_or("");
+        let (ctype, answer) = match (method, path) {
+            ("GET", "/popupForm") => ("text/html; charset=utf-8", DOUBLE_RELAY.to_string()),
+            ("POST", "/pkcs11info") => {
+                let with_cert = target.contains("withcert=true");
+                let v = Self::forward(ctx, target, Vec::new()).await;
+                (
+                    "application/json",
+                    Self::as_real_one(v, with_cert, ctx).to_string(),
+                )
+            }
+            ("POST", "/sign") => {
+                let v = Self::forward(ctx, "/sign", body).await;
+                ("application/json", v.to_string())
+            }
+            _ => {
+                let res =
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                return s.write_all(res.as_bytes()).await;
+            }
+        };
+        let res = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        s.write_all(res.as_bytes()).await
+    }
+
+    /// The card operation, through our agent (as the portal calling it directly).
+    async fn forward(
+        ctx: &(String, String, String, String),
+        target: &str,
+        body: Vec<u8>,
+    ) -> serde_json::Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let failed =
+            serde_json::json!({"func": "pkcs11info", "ret_code": 0x7600000Du32, "last_error": 0});
+        let Some(hostport) = ctx.0.strip_prefix("http://") else {
+            return failed;
+        };
+        let Ok(mut s) = tokio::net::TcpStream::connect(hostport).await else {
+            return failed;
+        };
+        let head = format!(
+            "POST {target} HTTP/1.1\r\nHost: {hostport}\r\nOrigin: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            ctx.1,
+            body.len()
+        );
+        if s.write_all(head.as_bytes()).await.is_err() || s.write_all(&body).await.is_err() {
+            return failed;
+        }
+        let mut res = Vec::new();
+        if s.read_to_end(&mut res).await.is_err() {
+            return failed;
+        }
+        res.windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .and_then(|i| serde_json::from_slice(&res[i + 4..]).ok())
+            .unwrap_or(failed)
+    }
+
+    /// Our agent's pkcs11info answer, shaped as the real component gives it.
+    fn as_real_one(
+        mut v: serde_json::Value,
+        with_cert: bool,
+        ctx: &(String, String, String, String),
+    ) -> serde_json::Value {
+        use serde_json::json;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("agentVersion");
+            o.insert("serverVersion".into(), json!("1.3.4.103349"));
+        }
+        if let Some(slots) = v.get_mut("slots").and_then(|s| s.as_array_mut()) {
+            for s in slots.iter_mut() {
+                if let Some(t) = s.get_mut("token").and_then(|t| t.as_object_mut()) {
+                    t.remove("cardSN");
+                    if with_cert {
+                        if let Some(certs) = t.get_mut("certs").and_then(|c| c.as_array_mut()) {
+                            certs.insert(0, json!({"label": "CA Cert", "usage": "digitalSignature|keyCertSign|cRLSign", "certb64": ctx.3}));
+                            certs.insert(0, json!({"label": "ROOT CA Cert", "certb64": ctx.2}));
+                        }
+                    }
+                }
+            }
+            slots.insert(
+                0,
+                json!({"slotDescription": "Generic Smart Card Reader 0", "slotID": 100}),
+            );
+            slots.push(
+                json!({"slotDescription": "ACS ACR39U 0", "slotID": 101, "token": "unknown token"}),
+            );
+        }
+        v
+    }
+}
+
+impl Drop for HipkiDouble {
     fn drop(&mut self) {
         self.task.abort();
     }

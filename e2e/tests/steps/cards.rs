@@ -295,7 +295,7 @@ async fn foreign_page(w: &mut PortalWorld, pin: String) -> StepResult {
     let tbs = Challenge {
         purpose: Purpose::Login,
         origin: w.server.base_url.clone(),
-        nonce: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=".into(),
+        nonce: ecpa_cardproto::challenge::nonce_text(&[0xAB; 32]),
         issued_at: now,
     }
     .to_tbs();
@@ -374,4 +374,185 @@ async fn foreign_direct_refused(w: &mut PortalWorld) -> StepResult {
 #[then("我的憑證清單是空的")]
 async fn no_certificates(w: &mut PortalWorld) -> StepResult {
     w.wait_text("#no-certificates", "尚未上傳任何憑證").await
+}
+
+#[given("一個使用讀卡元件的其他機關網站")]
+async fn third_party_site(w: &mut PortalWorld) -> StepResult {
+    let site = ForeignSite::third_party(&w.cards.agent_origin()).await?;
+    let url = format!("{}/", site.origin);
+    w.foreign = Some(site);
+    w.client().await?.goto(&url).await?;
+    Ok(())
+}
+
+#[when(expr = "使用者在其他機關網站按下「{word}」")]
+async fn third_party_click(w: &mut PortalWorld, label: String) -> StepResult {
+    let id = match label.as_str() {
+        "偵測讀卡元件" => "#detect",
+        "加入信任網站" => "#add-domain",
+        "讀取憑證" => "#read",
+        "簽章登入" => "#sign",
+        other => return Err(HarnessError::Setup(format!("no button {other}"))),
+    };
+    w.find(id).await?.click().await?;
+    Ok(())
+}
+
+#[when(expr = "使用者在其他機關網站輸入 PIN {string}")]
+async fn third_party_pin(w: &mut PortalWorld, pin: String) -> StepResult {
+    w.find("#pin").await?.send_keys(&pin).await?;
+    Ok(())
+}
+
+/// The JSON a `<pre>` of the third-party page shows, once it shows one.
+async fn shown_json(w: &mut PortalWorld, css: &str) -> Result<serde_json::Value, HarnessError> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = w.find(css).await?.text().await?;
+        if !text.is_empty() {
+            return serde_json::from_str(&text)
+                .map_err(|e| HarnessError::Check(format!("{css}: {text}: {e}")));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(HarnessError::Check(format!("{css}: nothing shown")));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[then(expr = "其他機關網站從圖片讀到讀卡元件代碼 {string}")]
+async fn third_party_detect_code(w: &mut PortalWorld, code: String) -> StepResult {
+    let want = i64::from_str_radix(code.trim_start_matches("0x"), 16)
+        .map_err(|e| HarnessError::Setup(format!("{code}: {e}")))?;
+    let v = shown_json(w, "#detect-result").await?;
+    if v.get("ret_code").and_then(|c| c.as_i64()) != Some(want) {
+        return Err(HarnessError::Check(format!("expected {code}, got {v}")));
+    }
+    Ok(())
+}
+
+#[then(expr = "其他機關網站從圖片讀到讀卡機中 {word} 的卡號")]
+async fn third_party_detect_card(w: &mut PortalWorld, name: String) -> StepResult {
+    let number = w
+        .card_numbers
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| HarnessError::Setup(format!("no card of {name}")))?;
+    let v = shown_json(w, "#detect-result").await?;
+    let found = v["slots"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|s| s["token"]["serialNumber"] == number.as_str())
+    });
+    if v["ret_code"] != 0 || !found {
+        return Err(HarnessError::Check(format!("card {number} not in {v}")));
+    }
+    Ok(())
+}
+
+#[then("其他機關網站收到信任結果 0")]
+async fn third_party_trusted(w: &mut PortalWorld) -> StepResult {
+    let v = shown_json(w, "#trust-result").await?;
+    if v["ret_code"] != 0 {
+        return Err(HarnessError::Check(format!("addDomain answered {v}")));
+    }
+    Ok(())
+}
+
+#[then(expr = "其他機關網站讀到 {word} 的簽章憑證 cert1")]
+async fn third_party_cert1(w: &mut PortalWorld, name: String) -> StepResult {
+    let v = shown_json(w, "#read-result").await?;
+    let ok = v["slots"].as_array().is_some_and(|s| {
+        s.iter().any(|s| {
+            s["token"]["certs"].as_array().is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["label"] == "cert1"
+                        && c["subjectDN"]
+                            .as_str()
+                            .is_some_and(|d| d.contains(&format!("CN={name}")))
+                })
+            })
+        })
+    });
+    if !ok {
+        return Err(HarnessError::Check(format!("no cert1 of {name} in {v}")));
+    }
+    Ok(())
+}
+
+/// The PKCS7 answer verified by OpenSSL (`openssl cms -verify`) against the scenario's test
+/// PKI, its content equal to the bytes the page asked to sign.
+#[then("其他機關網站取得可由 OpenSSL 驗證的 PKCS7 簽章")]
+async fn third_party_pkcs7(w: &mut PortalWorld) -> StepResult {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let v = shown_json(w, "#sign-result").await?;
+    if v["ret_code"] != 0 {
+        return Err(HarnessError::Check(format!("sign answered {v}")));
+    }
+    let tbs = w.find("#tbs").await?.text().await?;
+    let content = b64
+        .decode(tbs.trim())
+        .map_err(|e| HarnessError::Check(format!("tbs {tbs}: {e}")))?;
+    let der = b64
+        .decode(v["signature"].as_str().unwrap_or_default())
+        .map_err(|e| HarnessError::Check(format!("signature: {e}")))?;
+    let dir = tempfile::tempdir()?;
+    let (sig, out) = (dir.path().join("sig.p7s"), dir.path().join("content"));
+    std::fs::write(&sig, der)?;
+    let pki = w.cards.pki_dir();
+    // The root and the issuing CA (OpenSSL 3.0's `cms` has no `-untrusted`; the chain is
+    // still checked up to the self-signed root).
+    let bundle = dir.path().join("chain.pem");
+    let chain = [
+        std::fs::read(pki.join("test-grca-root.pem"))?,
+        std::fs::read(pki.join("test-moica.pem"))?,
+    ]
+    .concat();
+    std::fs::write(&bundle, chain)?;
+    let o = tokio::process::Command::new("openssl")
+        .args([
+            "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any", "-in",
+        ])
+        .arg(&sig)
+        .arg("-CAfile")
+        .arg(&bundle)
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .await?;
+    if !o.status.success() {
+        return Err(HarnessError::Check(format!(
+            "openssl cms -verify: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )));
+    }
+    if std::fs::read(&out)? != content {
+        return Err(HarnessError::Check(
+            "the signed content differs from the page's tbs".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The portal's pages talk to [`ecpa_e2e::HipkiDouble`] instead of our agent: the server is
+/// restarted on the same address with the double as its card component.
+#[given("本網站使用的讀卡元件是依中華電信跨平台網頁元件行為運作的替身")]
+async fn real_component_double(w: &mut PortalWorld) -> StepResult {
+    let portal = w.server.base_url.clone();
+    let port = portal
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| HarnessError::Setup(format!("port of {portal}")))?;
+    let double =
+        ecpa_e2e::HipkiDouble::start(&w.cards.agent_origin(), &portal, &w.cards.pki_dir()).await?;
+    w.server.stop().await;
+    w.server = ecpa_e2e::Server::start_with(ecpa_e2e::ServerOptions {
+        port: Some(port),
+        card_pki_dir: Some(w.cards.pki_dir()),
+        agent_origin: Some(double.origin.clone()),
+    })
+    .await?;
+    w.double = Some(double);
+    Ok(())
 }

@@ -47,6 +47,9 @@ pub struct PortalWorld {
     pub card_numbers: std::collections::HashMap<String, String>,
     /// Another site's page trying to use the agent (scenario 7).
     pub foreign: Option<ecpa_e2e::ForeignSite>,
+    /// A second implementation of the HiPKI protocol the portal's pages use instead of our
+    /// agent (behaving like Chunghwa's component).
+    pub double: Option<ecpa_e2e::HipkiDouble>,
     /// The last password reset link opened from the outbox.
     pub reset_link: Option<String>,
     client: Option<Client>,
@@ -72,6 +75,7 @@ impl PortalWorld {
             cards,
             card_numbers: Default::default(),
             foreign: None,
+            double: None,
             reset_link: None,
             client: None,
             options: BrowserOptions::default(),
