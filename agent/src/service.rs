@@ -250,6 +250,17 @@ fn role_label(p: &profile::CertProfile, object_label: &str) -> String {
     }
 }
 
+/// The order of certificates in a token listing (stable for equal ranks).
+fn label_rank(label: Option<&str>) -> u8 {
+    match label {
+        Some("ROOT CA Cert") => 0,
+        Some("CA Cert") => 1,
+        Some("cert1") => 2,
+        Some("cert2") => 3,
+        _ => 4,
+    }
+}
+
 fn ca_usage(p: &profile::CertProfile) -> String {
     let mut u = p.key_usage.map(|k| k.hipki_usage()).unwrap_or_default();
     if p.is_ca || p.key_usage.is_some_and(|k| k.key_cert_sign) {
@@ -432,12 +443,17 @@ impl Agent {
                             "cardSN": card_sn,
                         });
                         if with_certs {
-                            token["certs"] = Value::Array(
-                                t.certs
-                                    .iter()
-                                    .map(|c| cert_json(&c.label, &c.id, &c.der))
-                                    .collect(),
-                            );
+                            let mut certs: Vec<Value> = t
+                                .certs
+                                .iter()
+                                .map(|c| cert_json(&c.label, &c.id, &c.der))
+                                .collect();
+                            // As the real component lists them: the CA certificates first,
+                            // then cert1, cert2. ICToken takes the *last* certificate whose
+                            // usage matches /digitalSignature/, so a CA certificate after
+                            // cert1 would be taken for the holder's.
+                            certs.sort_by_key(|c| label_rank(c["label"].as_str()));
+                            token["certs"] = Value::Array(certs);
                         }
                         slot["token"] = token;
                     }
@@ -828,9 +844,9 @@ mod tests {
         let usages: Vec<&str> = certs.iter().filter_map(|c| c["usage"].as_str()).collect();
         assert_eq!(
             usages,
-            vec!["keyEncipherment|dataEncipherment", "digitalSignature"]
+            vec!["digitalSignature", "keyEncipherment|dataEncipherment"]
         );
-        assert_eq!(certs[1]["subjectID"], "6789");
+        assert_eq!(certs[0]["subjectID"], "6789");
         assert_eq!(v["slots"][0]["slotDescription"], "Virtual PCD 00 00");
     }
 
@@ -992,8 +1008,12 @@ mod tests {
         assert_eq!(slots[1]["token"], "unknown token");
         let certs = slots[0]["token"]["certs"].as_array().unwrap();
         let labels: Vec<&str> = certs.iter().filter_map(|c| c["label"].as_str()).collect();
-        assert_eq!(labels, vec!["cert2", "cert1"]);
-        let sign = &certs[1];
+        assert_eq!(
+            labels,
+            vec!["cert1", "cert2"],
+            "as the real component orders them"
+        );
+        let sign = &certs[0];
         let dn = sign["subjectDN"].as_str().unwrap();
         assert!(dn.starts_with("C=TW,") && !dn.contains(", "), "{dn}");
         assert!(sign["notAfterT"].as_i64().unwrap() > sign["notBeforeT"].as_i64().unwrap());
@@ -1017,5 +1037,40 @@ mod tests {
         let v = a.sign(&pkg("000000"), SITE).await;
         assert_eq!(v["last_error"].as_i64(), Some(-2_147_483_646));
         assert_eq!(v["message"], "IC卡登入失敗");
+    }
+
+    /// ICToken's package: `cardid` and `keyidb64` pick the card and key, `userpin` is the PIN,
+    /// `"__NotExistedTag__"` means "not given".
+    #[tokio::test]
+    async fn ictoken_package_fields() {
+        let mut t = MockTokens::new();
+        t.expect_slots().returning(|_| Ok(slot_with_card()));
+        t.expect_sign()
+            .withf(|r, pin| r.key_id == vec![1] && pin == "123456")
+            .returning(|_, _| Ok(vec![1; 256]));
+        let a = agent_with(t, true);
+        let base = json!({"func":"MakeSignature","tbs":"x","userpin":"123456","cardid":"GP54902532829744","keyidb64":B64.encode([1u8]),"nonce":"__NotExistedTag__","withSigningTime":"__NotExistedTag__","checkValidity":"__NotExistedTag__"});
+        assert_eq!(codes_of(&a.sign(&base.to_string(), SITE).await), (0, 0));
+        let mut unset = base.clone();
+        unset["keyidb64"] = json!("__NotExistedTag__");
+        unset["cardid"] = json!("__NotExistedTag__");
+        assert_eq!(codes_of(&a.sign(&unset.to_string(), SITE).await), (0, 0));
+        for (field, value, want) in [
+            (
+                "cardid",
+                json!("GP00000000000000"),
+                w(codes::NO_CARD, last::TOKEN_NOT_PRESENT),
+            ),
+            (
+                "keyidb64",
+                json!(B64.encode([3u8])),
+                w(codes::NO_CARD, last::TOKEN_NOT_PRESENT),
+            ),
+            ("keyidb64", json!("!!"), w(codes::BAD_PARAMETER, 0)),
+        ] {
+            let mut p = base.clone();
+            p[field] = value;
+            assert_eq!(codes_of(&a.sign(&p.to_string(), SITE).await), want, "{p}");
+        }
     }
 }

@@ -89,6 +89,19 @@ async fn opensc_and_a_card_in_the_reader() {
         .expect("signing certificate");
     assert_eq!(signing["subjectID"], "6789");
     assert_eq!(signing["label"], "cert1");
+    // The card carries its CA certificates too, as real cards do; they are labelled as the
+    // real component labels them and never chosen for signing.
+    let labels: Vec<&str> = certs.iter().filter_map(|c| c["label"].as_str()).collect();
+    assert_eq!(
+        labels,
+        ["ROOT CA Cert", "CA Cert", "cert1", "cert2"],
+        "the real order"
+    );
+    let ca = certs.iter().find(|c| c["label"] == "CA Cert").unwrap();
+    assert!(
+        ca["usage"].as_str().unwrap().contains("keyCertSign"),
+        "{ca}"
+    );
     let dn = signing["subjectDN"].as_str().unwrap();
     assert!(dn.starts_with("C=TW,") && !dn.contains(", "), "{dn}");
     assert!(certs

@@ -96,17 +96,27 @@ impl Backend for HsmCard {
     }
 }
 
-/// The PIV card of `meta`, backed by SoftHSM.
+/// The PIV card of `meta`, backed by SoftHSM. Like real MOICA / GCA cards it also carries
+/// its issuing CA's certificate and the root's (in the PIV slots 9E and 9C, whose keys are
+/// never used): what the component lists as `CA Cert` / `ROOT CA Cert`, which a page or the
+/// agent must never take for the holder's signing certificate.
 pub fn piv_card(sim: &Sim, meta: &CardMeta) -> PivCard<HsmCard> {
     let mut guid = [0u8; 16];
     guid.copy_from_slice(&meta.number.as_bytes()[..16]);
+    let mut certs = vec![
+        (KEY_SIGN, meta.sign_cert_der()),
+        (KEY_ENC, meta.enc_cert_der()),
+    ];
+    if let Ok(ca) = sim.ca_cert(meta.issuer) {
+        certs.push((piv::SLOT_CARD_AUTH, ca));
+    }
+    if let Some(root) = meta.issuer.parent().and_then(|r| sim.ca_cert(r).ok()) {
+        certs.push((piv::SLOT_SIGN, root));
+    }
     let objects = CardObjects {
         guid,
         expiry: *b"20401231",
-        certs: vec![
-            (KEY_SIGN, meta.sign_cert_der()),
-            (KEY_ENC, meta.enc_cert_der()),
-        ],
+        certs,
     };
     let backend = HsmCard {
         hsm: sim.hsm(),
