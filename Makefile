@@ -6,25 +6,25 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards fuzz load
+.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
 	@scripts/setup.sh
 
 ## Build in release, create/migrate the SQLite database, seed demo data when new, start the
-## simulated cards and the card agent (see demo-cards), serve.
+## simulated cards and the card agent (see demo-cards), serve. Ctrl-C stops the portal and
+## what it started for the demo (cards, agent, pcscd).
 run: setup build
-	@scripts/demo-cards.sh || echo "warning: simulated cards not started; certificate sign-in is unavailable (password sign-in works)"
-	ECPA_SITE_ROOT=target/site ECPA_CARD_PKI_DIR=$(CURDIR)/data/cards/pki target/release/ecpa-server serve --demo-if-empty
+	@scripts/run.sh run
 
 ## Simulated cards in virtual readers + the card agent, for trying certificate sign-in.
 demo-cards: setup
 	@scripts/demo-cards.sh
 
-## Live-reloading development server.
+## Live-reloading development server with demo data (DEV_CARDS=1: simulated cards too).
 dev: setup
-	cargo leptos watch
+	@scripts/run.sh dev
 
 build:
 	cargo leptos build --release
@@ -34,7 +34,7 @@ build-debug:
 
 ## The whole suite: formatting, lints, unit + integration tests (SQLite and a throw-away
 ## PostgreSQL), and the browser tests.
-test: fmt-check clippy build-debug unit e2e
+test: fmt-check clippy build-debug unit e2e dev-reload
 
 lint: fmt-check clippy
 
@@ -48,9 +48,24 @@ clippy:
 unit:
 	scripts/with-postgres.sh cargo nextest run --workspace --exclude ecpa-e2e --no-fail-fast
 
+## `make dev` serves and hot-reloads (a style and a page changed, the change served).
+dev-reload: build-debug
+	scripts/test-dev.sh
+
 e2e: build-debug
 	cargo build -p hsm-sim -p ecpa-agent
 	cargo test -p ecpa-e2e --test e2e
+
+## The real card stack tests (agent and hsm-sim, each with its own pcscd) RUNS times in a
+## row (default 20): the figure of record for "never hangs" (not part of `make test`).
+RUNS ?= 20
+real-stack-loop: setup
+	cargo nextest run -p ecpa-agent -p hsm-sim --no-run
+	@pass=0; for i in $$(seq 1 $(RUNS)); do \
+	  if cargo nextest run -p ecpa-agent -p hsm-sim -E 'binary(real_stack) | binary(cli) | binary(compat)' --no-fail-fast >target/real-stack-run-$$i.log 2>&1; then \
+	    pass=$$((pass+1)); echo "run $$i: passed"; \
+	  else echo "run $$i: FAILED (target/real-stack-run-$$i.log)"; fi; \
+	done; echo "real-stack-loop: $$pass passed, $$(( $(RUNS) - pass )) failed"; test $$pass -eq $(RUNS)
 
 ## Fuzzing (not part of `make test`): every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 600
