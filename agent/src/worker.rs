@@ -34,8 +34,13 @@ const MAX_REQUEST: u64 = 256 * 1024;
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Op {
     Readers,
-    Slots { with_certs: bool },
-    Sign { req: SignRequest, pin: String },
+    Slots {
+        with_certs: bool,
+    },
+    Sign {
+        req: SignRequest,
+        pin: Zeroizing<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -162,7 +167,7 @@ impl Tokens for Isolated {
     fn sign(&self, req: &SignRequest, pin: &str) -> Result<Vec<u8>, Failure> {
         let op = Op::Sign {
             req: req.clone(),
-            pin: pin.to_string(),
+            pin: Zeroizing::new(pin.to_string()),
         };
         match self.run(op, self.sign_deadline)? {
             Reply::Signature(s) => Ok(s),
@@ -183,13 +188,8 @@ pub fn worker_main() -> std::process::ExitCode {
     }
     let reply: Result<Reply, Failure> = match serde_json::from_slice::<Request>(&input) {
         Err(_) => Err(Failure::Card("worker: malformed request".into())),
-        Ok(mut req) => {
-            let result = run_here(&req);
-            if let Op::Sign { pin, .. } = &mut req.op {
-                pin.zeroize();
-            }
-            result
-        }
+        // The PIN (in `Op::Sign`) is zeroed when the request is dropped.
+        Ok(req) => run_here(&req),
     };
     input.zeroize();
     let Ok(out) = serde_json::to_vec(&reply) else {
@@ -219,5 +219,92 @@ fn run_here(req: &Request) -> Result<Reply, Failure> {
             t.fresh_per_call = req.pcsc;
             t.sign(sign, pin).map(Reply::Signature)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Instant;
+
+    /// A stand-in worker program: a shell script (real processes, real pipes and kill).
+    fn script(dir: &std::path::Path, body: &str) -> PathBuf {
+        let p = dir.join("worker.sh");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn isolated(exe: PathBuf, ms: u64) -> Isolated {
+        Isolated::new(exe, vec![], true, Duration::from_millis(ms))
+    }
+
+    /// A worker stuck for good (a deadlocked module) is killed at its deadline; the caller
+    /// gets `Timeout` (0x7600000D) in time, and the process is gone.
+    #[test]
+    fn a_hung_worker_is_killed_at_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let exe = script(
+            dir.path(),
+            &format!("echo $$ > {}\nexec sleep 60", pidfile.display()),
+        );
+        let w = isolated(exe, 400);
+        let t = Instant::now();
+        assert_eq!(w.list(), Err(Failure::Timeout));
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: signal 0 only asks whether the process exists.
+        assert_ne!(unsafe { libc::kill(pid, 0) }, 0, "the hung worker is gone");
+        assert_eq!(Failure::Timeout.codes().0, crate::codes::EXE_TIMEOUT);
+    }
+
+    /// A worker that dies without answering, or answers garbage: a card error, not a hang.
+    #[test]
+    fn a_broken_worker_is_a_card_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for body in ["exit 3", "echo not-json", "kill -9 $$"] {
+            let w = isolated(script(dir.path(), body), 5_000);
+            assert!(matches!(w.list(), Err(Failure::Card(_))), "{body}");
+        }
+        let w = isolated(dir.path().join("missing"), 5_000);
+        assert!(matches!(w.slots(false), Err(Failure::Card(_))));
+    }
+
+    /// The request reaches the worker on stdin (the PIN never on the command line) and the
+    /// worker's answer comes back.
+    #[test]
+    fn request_on_stdin_answer_on_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = dir.path().join("seen");
+        let exe = script(
+            dir.path(),
+            &format!(
+                "echo \"$@\" > {0}.args\ncat > {0}\necho '{{\"Ok\":{{\"signature\":[1,2,3]}}}}'",
+                seen.display()
+            ),
+        );
+        let w = isolated(exe, 5_000);
+        let req = SignRequest {
+            slot_id: 1,
+            key_id: vec![1],
+            hash: crate::card::Hash::Sha256,
+            data: b"x".to_vec(),
+            prehashed: false,
+        };
+        assert_eq!(w.sign(&req, "864209"), Ok(vec![1, 2, 3]));
+        let input = std::fs::read_to_string(&seen).unwrap();
+        assert!(input.contains("\"pin\":\"864209\""));
+        let args = std::fs::read_to_string(format!("{}.args", seen.display())).unwrap();
+        assert_eq!(
+            args.trim(),
+            WORKER_FLAG,
+            "nothing but the flag on the command line"
+        );
     }
 }

@@ -107,10 +107,15 @@ pub fn piv_card(sim: &Sim, meta: &CardMeta) -> PivCard<HsmCard> {
         (KEY_SIGN, meta.sign_cert_der()),
         (KEY_ENC, meta.enc_cert_der()),
     ];
-    if let Ok(ca) = sim.ca_cert(meta.issuer) {
+    if let Some(ca) = sim.ca_cert(meta.issuer).ok().filter(|c| !c.is_empty()) {
         certs.push((piv::SLOT_CARD_AUTH, ca));
     }
-    if let Some(root) = meta.issuer.parent().and_then(|r| sim.ca_cert(r).ok()) {
+    if let Some(root) = meta
+        .issuer
+        .parent()
+        .and_then(|r| sim.ca_cert(r).ok())
+        .filter(|c| !c.is_empty())
+    {
         certs.push((piv::SLOT_SIGN, root));
     }
     let objects = CardObjects {

@@ -538,22 +538,34 @@ impl Sim {
         Ok(self.hsm.sign_sha256(&session, number, key, data)?)
     }
 
-    /// Copies the trust anchors and CRLs the server needs into `dir`.
+    /// Copies the trust anchors and CRLs the server needs into `dir`. A file already there
+    /// as the very same file (exporting into the simulator's own `pki` folder) is left as it
+    /// is: copying a file onto itself would empty it.
     pub fn export(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let copy = |src: &Path, dst: &Path| -> Result<()> {
+            let same = match (std::fs::canonicalize(src), std::fs::canonicalize(dst)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if !same {
+                std::fs::copy(src, dst).map_err(io(src))?;
+            }
+            Ok(())
+        };
         let mut out = vec![];
         for ca in Ca::ALL {
             for ext in ["pem", "der"] {
                 let src = self.pki_dir().join(ca.file_stem()).with_extension(ext);
                 let dst = dir.join(src.file_name().unwrap_or_default());
-                std::fs::copy(&src, &dst).map_err(io(&src))?;
+                copy(&src, &dst)?;
                 out.push(dst);
             }
         }
         for ca in [Ca::Root, Ca::Moica, Ca::Gca, Ca::UntrustedMoica] {
             let src = self.crl_path(ca);
             let dst = dir.join(src.file_name().unwrap_or_default());
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
+            copy(&src, &dst)?;
             out.push(dst);
         }
         Ok(out)

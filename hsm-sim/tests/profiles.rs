@@ -172,6 +172,19 @@ fn profiles_variants_and_revocation() {
     let files = sim.export(out.path()).unwrap();
     assert!(files.iter().any(|f| f.ends_with("test-grca-root.pem")));
     assert!(files.iter().any(|f| f.ends_with("test-moica.crl")));
+    // Into the simulator's own pki folder (what `make demo-cards` does): nothing is emptied.
+    let own = sim.export(&dir.path().join("pki")).unwrap();
+    for f in own.iter().chain(files.iter()) {
+        assert!(
+            std::fs::metadata(f).unwrap().len() > 0,
+            "{} is empty",
+            f.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("pki").join("test-moica.der")).unwrap(),
+        std::fs::read(out.path().join("test-moica.der")).unwrap()
+    );
 
     // Card metadata never holds the PIN.
     let text = std::fs::read_to_string(dir.path().join("cards").join(format!("{}.json", n.number)))
