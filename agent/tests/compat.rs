@@ -69,6 +69,13 @@ fn decode_bmp(b: &[u8]) -> String {
     out
 }
 
+/// The relay window a site opens: the agent's page, which says `getTbs` to its opener.
+async fn relay_page_opens(app: &axum::Router, path: &str) {
+    let (s, _, page) = raw(app, "GET", path, &[("sec-fetch-dest", "document")], "").await;
+    assert_eq!(s, 200, "{path}");
+    assert!(String::from_utf8_lossy(&page).contains("getTbs"), "{path}");
+}
+
 struct Lab {
     _pcscd: Private,
     _dir: tempfile::TempDir,
@@ -104,16 +111,7 @@ async fn lab() -> Lab {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn popup_form_site_reads_the_card_and_gets_a_pkcs7_signature() {
     let l = lab().await;
-    let (s, _, page) = raw(
-        &l.app,
-        "GET",
-        "/popupForm",
-        &[("sec-fetch-dest", "document")],
-        "",
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert!(String::from_utf8_lossy(&page).contains("getTbs"));
+    relay_page_opens(&l.app, "/popupForm").await;
 
     // GetUserCert → pkcs11info?withcert=true, through the relay.
     let h = relayed(PORTAL);
@@ -431,16 +429,7 @@ async fn bad_input_touches_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ictoken_library_over_cht_popup_form() {
     let l = lab().await;
-    let (s, _, page) = raw(
-        &l.app,
-        "GET",
-        "/ChtPopupForm",
-        &[("sec-fetch-dest", "document")],
-        "",
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert!(String::from_utf8_lossy(&page).contains("getTbs"));
+    relay_page_opens(&l.app, "/ChtPopupForm").await;
     let h = relayed(PORTAL);
 
     // CheckEnvir → pkcs11info.
@@ -467,14 +456,13 @@ async fn ictoken_library_over_cht_popup_form() {
     let certs = v["slots"][index]["token"]["certs"].as_array().unwrap();
     let chosen = certs
         .iter()
-        .filter(|c| {
+        .rfind(|c| {
             c["usage"]
                 .as_str()
                 .unwrap_or_default()
                 .to_ascii_lowercase()
                 .contains("digitalsignature")
         })
-        .next_back()
         .unwrap();
     assert_eq!(chosen["label"], "cert1");
     let keyidb64 = chosen["id"].as_str().unwrap().to_string();
