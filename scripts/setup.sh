@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- Debian packages -------------------------------------------------------------------------
 APT_PACKAGES=(
-  build-essential pkg-config ca-certificates curl
+  build-essential pkg-config ca-certificates curl openssl util-linux
   softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd
   chromium chromium-driver fonts-wqy-microhei
   postgresql time
