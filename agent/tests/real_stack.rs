@@ -10,15 +10,14 @@ mod common;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use common::*;
 use ecpa_agent::codes;
-use hsm_sim::{pcscd::Private, reader, sim::Sim};
+use hsm_sim::{pcscd::Private, reader};
 use serde_json::json;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn softhsm_directly() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::open(dir.path()).unwrap();
-    sim.init(time::OffsetDateTime::now_utc()).unwrap();
+    let sim = fresh_sim(dir.path());
     let number = new_card(&sim, "王小明", "123456");
     let app = agent(SOFTHSM, false);
     let info = call(&app, "/pkcs11info?withcert=true", String::new()).await;
@@ -54,8 +53,7 @@ async fn softhsm_directly() {
 async fn opensc_and_a_card_in_the_reader() {
     let mut pcscd = Private::start().expect("a private pcscd (as root; `make setup`)");
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::open(dir.path()).unwrap();
-    sim.init(time::OffsetDateTime::now_utc()).unwrap();
+    let sim = fresh_sim(dir.path());
     let number = new_card(&sim, "王小明", "123456");
     let app = agent(OPENSC, true);
 
@@ -202,8 +200,7 @@ async fn opensc_and_a_card_in_the_reader() {
 async fn pcscd_stops_and_restarts_under_a_busy_agent() {
     let mut pcscd = Private::start().expect("a private pcscd (as root; `make setup`)");
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::open(dir.path()).unwrap();
-    sim.init(time::OffsetDateTime::now_utc()).unwrap();
+    let sim = fresh_sim(dir.path());
     let number = new_card(&sim, "王小明", "123456");
     let app = agent(OPENSC, true);
     let card = reader::insert(&sim, &number, 0).unwrap();
@@ -262,11 +259,9 @@ async fn pcscd_stops_and_restarts_under_a_busy_agent() {
 async fn pkcs7_verifies_with_openssl() {
     let _pcscd = Private::start().expect("a private pcscd (as root; `make setup`)");
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::open(dir.path()).unwrap();
-    sim.init(time::OffsetDateTime::now_utc()).unwrap();
+    let sim = fresh_sim(dir.path());
     let number = new_card(&sim, "王小明", "123456");
     let pki = dir.path().join("exported-pki");
-    sim.export(&pki).unwrap();
     let app = agent(OPENSC, true);
     let _card = reader::insert(&sim, &number, 0).unwrap();
     wait_for(&app, has_token).await;
