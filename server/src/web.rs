@@ -240,6 +240,7 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
         if stale_cookie {
             append_cookie(&mut res, &portal.cookies.clear_session());
         }
+        no_store(&mut res);
         return res;
     }
 
@@ -258,7 +259,18 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     if stale_cookie && !res.headers().contains_key(header::SET_COOKIE) {
         append_cookie(&mut res, &portal.cookies.clear_session());
     }
+    if signed_in || is_api {
+        no_store(&mut res);
+    }
     res
+}
+
+/// Personal data is never kept by a browser's cache or a proxy: every answer to a signed-in
+/// session (its pages show the person), every server function (sign-in answers set the
+/// session cookie; My Area is personal) and the protected paths' redirects.
+fn no_store(res: &mut Response) {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 fn append_cookie(res: &mut Response, cookie: &str) {

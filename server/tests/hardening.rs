@@ -23,6 +23,7 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 on_both_databases!(
+    personal_answers_are_never_stored,
     pages_carry_a_nonce_policy_and_the_headers,
     cross_site_writes_are_refused_everywhere,
     database_outage_is_a_503_and_recovers,
@@ -46,6 +47,34 @@ mod rate_limits_postgres {
     async fn run() {
         super::rate_limits(super::limited_app(super::Kind::Postgres).await).await
     }
+}
+
+/// Security review #16.6: pages and answers with personal data carry `Cache-Control:
+/// no-store`, so neither a shared browser's cache nor a proxy keeps them.
+async fn personal_answers_are_never_stored(app: TestApp) {
+    let mut jar = Jar::default();
+    let login = app.login("wangxm", PW, "198.51.100.5", &mut jar).await;
+    let no_store = |r: &common::Reply, what: &str| {
+        let v = r
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no Cache-Control"));
+        assert!(v.contains("no-store"), "{what}: {v}");
+    };
+    no_store(&login, "the sign-in answer (it sets the session cookie)");
+    for path in ["/my", "/", "/announcements"] {
+        let r = app.get(path, &jar).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        no_store(&r, path);
+    }
+    let area = app.api("/api/my_area", &[], "198.51.100.5", &jar).await;
+    assert_eq!(area.status, StatusCode::OK, "{}", area.body);
+    assert!(area.body.contains("王小明"));
+    no_store(&area, "/api/my_area");
+    // A protected page asked for without a session is a redirect that is not stored either.
+    let anon = app.get("/my", &Jar::default()).await;
+    no_store(&anon, "/my without a session");
 }
 
 fn nonce_of(policy: &str) -> String {
