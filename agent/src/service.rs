@@ -236,7 +236,7 @@ fn time_str(unix: i64) -> String {
 /// (`cert1` signing, `cert2` encryption, `CA Cert`, `ROOT CA Cert`); PKCS#11 labels differ
 /// between middlewares (OpenSC's PIV labels say nothing of the role).
 fn role_label(p: &profile::CertProfile, object_label: &str) -> String {
-    if p.is_ca || p.key_usage.is_some_and(|k| k.key_cert_sign) {
+    if is_ca_cert(p) {
         return if p.subject == p.issuer {
             "ROOT CA Cert".into()
         } else {
@@ -263,7 +263,7 @@ fn label_rank(label: Option<&str>) -> u8 {
 
 fn ca_usage(p: &profile::CertProfile) -> String {
     let mut u = p.key_usage.map(|k| k.hipki_usage()).unwrap_or_default();
-    if p.is_ca || p.key_usage.is_some_and(|k| k.key_cert_sign) {
+    if is_ca_cert(p) {
         if !u.is_empty() {
             u.push('|');
         }
@@ -294,13 +294,16 @@ fn cert_json(label: &str, id: &[u8], der: &[u8]) -> Value {
     }
 }
 
+/// A CA certificate a card carries: the CA flag, or a key that signs certificates.
+fn is_ca_cert(p: &profile::CertProfile) -> bool {
+    p.is_ca || p.key_usage.is_some_and(|k| k.key_cert_sign)
+}
+
 /// Whether a certificate on a card is the holder's signing certificate (never a CA one).
 fn is_signing(der: &[u8]) -> bool {
-    profile::parse(der).ok().is_some_and(|p| {
-        !p.is_ca
-            && p.key_usage
-                .is_some_and(|k| k.digital_signature && !k.key_cert_sign)
-    })
+    profile::parse(der)
+        .ok()
+        .is_some_and(|p| !is_ca_cert(&p) && p.key_usage.is_some_and(|k| k.digital_signature))
 }
 
 impl Agent {

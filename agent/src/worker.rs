@@ -63,10 +63,8 @@ pub struct Isolated {
     pub exe: PathBuf,
     pub modules: Vec<PathBuf>,
     pub pcsc: bool,
-    /// Listing readers, tokens and certificates.
-    pub list_deadline: Duration,
-    /// Logging in and signing.
-    pub sign_deadline: Duration,
+    /// How long one operation (listing or signing) may take before its worker is killed.
+    pub deadline: Duration,
 }
 
 impl Isolated {
@@ -75,12 +73,12 @@ impl Isolated {
             exe,
             modules,
             pcsc,
-            list_deadline: deadline,
-            sign_deadline: deadline,
+            deadline,
         }
     }
 
-    fn run(&self, op: Op, deadline: Duration) -> Result<Reply, Failure> {
+    fn run(&self, op: Op) -> Result<Reply, Failure> {
+        let deadline = self.deadline;
         let mut request = Zeroizing::new(
             serde_json::to_vec(&Request {
                 modules: self.modules.clone(),
@@ -149,7 +147,7 @@ fn reap(mut child: Child) {
 
 impl Readers for Isolated {
     fn list(&self) -> Result<Vec<ReaderState>, Failure> {
-        match self.run(Op::Readers, self.list_deadline)? {
+        match self.run(Op::Readers)? {
             Reply::Readers(r) => Ok(r),
             _ => Err(Failure::Card("worker: unexpected answer".into())),
         }
@@ -158,7 +156,7 @@ impl Readers for Isolated {
 
 impl Tokens for Isolated {
     fn slots(&self, with_certs: bool) -> Result<Vec<SlotSummary>, Failure> {
-        match self.run(Op::Slots { with_certs }, self.list_deadline)? {
+        match self.run(Op::Slots { with_certs })? {
             Reply::Slots(s) => Ok(s),
             _ => Err(Failure::Card("worker: unexpected answer".into())),
         }
@@ -169,7 +167,7 @@ impl Tokens for Isolated {
             req: req.clone(),
             pin: Zeroizing::new(pin.to_string()),
         };
-        match self.run(op, self.sign_deadline)? {
+        match self.run(op)? {
             Reply::Signature(s) => Ok(s),
             _ => Err(Failure::Card("worker: unexpected answer".into())),
         }
