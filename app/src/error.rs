@@ -220,6 +220,9 @@ pub fn card_refusal_message(r: ProofRefusal) -> &'static str {
         ProofRefusal::CertificateUnparsable => "無法讀取卡片上的憑證。",
         ProofRefusal::NotSigningCertificate => "此憑證不是簽章用憑證，請使用卡片上的簽章憑證。",
         ProofRefusal::WrongCertificateType => "此憑證不是本系統接受的自然人憑證或機關憑證。",
+        ProofRefusal::MobileCertificate => {
+            "此為行動自然人憑證（金鑰不在卡片上），本系統僅接受 IC 卡憑證。"
+        }
         ProofRefusal::UntrustedIssuer => "此憑證不是由受信任的憑證管理中心簽發。",
         ProofRefusal::CertificateExpired => "此憑證已過期，請至憑證管理中心辦理展期或換發。",
         ProofRefusal::CertificateNotYetValid => "此憑證尚未生效。",
@@ -240,6 +243,9 @@ pub fn card_refusal_message(r: ProofRefusal) -> &'static str {
         ProofRefusal::NotBound => "找不到對應的憑證資訊，請依下列步驟，完成憑證上傳作業",
         ProofRefusal::IdMismatch => {
             "此自然人憑證不屬於您的帳號（身分證統一編號末四碼不符），無法上傳。"
+        }
+        ProofRefusal::NameMismatch => {
+            "此自然人憑證的姓名與您的人事資料不符，無法使用，請洽貴機關人事單位。"
         }
         ProofRefusal::AgencyMismatch => "此機關憑證不屬於您服務的機關，無法上傳。",
         ProofRefusal::AlreadyBound => "此憑證已上傳至其他帳號，無法重複上傳。",

@@ -11,10 +11,16 @@ pub mod oid {
     pub const SUBJECT_TYPE: &str = "2.16.886.1.100.2.1";
     /// Last four characters of the holder's national ID.
     pub const ID_LAST4: &str = "2.16.886.1.100.2.51";
-    /// The agency's OID.
+    /// The agency's (or organization's) OID, an OID value.
     pub const AGENCY_OID: &str = "2.16.886.1.100.2.102";
-    /// Subject type: natural person.
+    /// Card form: `mobile`, `primary`, `secondary` (附卡).
+    pub const CARD_FORM: &str = "2.16.886.1.100.2.2";
+    /// Subject type: natural person (citizen).
     pub const TYPE_NATURAL_PERSON: &str = "2.16.886.1.100.3.1.1";
+    /// Subject type: natural person, alien resident (外來人口).
+    pub const TYPE_ALIEN_RESIDENT: &str = "2.16.886.1.100.3.1.9";
+    /// Subject type: school or other organization under XCA (組織及團體).
+    pub const TYPE_SCHOOL: &str = "2.16.886.1.100.3.2.11";
     /// Subject type: government agency.
     pub const TYPE_GOVERNMENT_AGENCY: &str = "2.16.886.1.100.3.2.1.1";
     /// Subject type: government unit.
@@ -24,6 +30,8 @@ pub mod oid {
 }
 
 pub mod challenge;
+#[cfg(feature = "verify")]
+pub mod crl;
 pub mod hipki;
 #[cfg(feature = "x509")]
 pub mod profile;

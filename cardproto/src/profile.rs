@@ -31,7 +31,9 @@ pub struct CertProfile {
     pub subject_hipki: String,
     pub issuer_hipki: String,
     pub common_name: Option<String>,
-    /// Subject serialNumber (the card number).
+    /// Subject serialNumber: on MOICA certificates a 16-digit holder identifier (the same
+    /// on a person's card and mobile certificates), on GCA ones the agency's; never the
+    /// IC-card number, which comes from the card.
     pub subject_serial: Option<String>,
     pub serial_hex: String,
     pub not_before: i64,
@@ -43,6 +45,20 @@ pub struct CertProfile {
     pub agency_oid: Option<String>,
     pub policies: Vec<String>,
     pub is_ca: bool,
+    /// `2.16.886.1.100.2.2`: `mobile` (keys not on a card), `primary`, `secondary` (附卡).
+    pub card_form: Option<String>,
+    /// CRL distribution points (URIs), in certificate order.
+    pub crl_urls: Vec<String>,
+    /// AIA: OCSP responders and caIssuers (URIs).
+    pub ocsp_urls: Vec<String>,
+    pub ca_issuer_urls: Vec<String>,
+}
+
+impl CertProfile {
+    /// A certificate whose keys are not on a card (MOICA 行動自然人憑證).
+    pub fn is_mobile(&self) -> bool {
+        self.card_form.as_deref() == Some("mobile")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -167,6 +183,17 @@ fn name_attr(name: &X509Name<'_>, oid: &x509_parser::der_parser::Oid<'_>) -> Opt
         .map(str::to_string)
 }
 
+/// The URIs among general names.
+pub fn uris(names: &[GeneralName<'_>]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::URI(u) => Some((*u).to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn parse(der: &[u8]) -> Result<CertProfile, ProfileError> {
     let (rest, cert) =
         X509Certificate::from_der(der).map_err(|e| ProfileError::NotACertificate(e.to_string()))?;
@@ -195,6 +222,10 @@ pub fn parse(der: &[u8]) -> Result<CertProfile, ProfileError> {
         agency_oid: None,
         policies: vec![],
         is_ca: false,
+        card_form: None,
+        crl_urls: vec![],
+        ocsp_urls: vec![],
+        ca_issuer_urls: vec![],
     };
     for ext in cert.extensions() {
         match ext.parsed_extension() {
@@ -211,6 +242,23 @@ pub fn parse(der: &[u8]) -> Result<CertProfile, ProfileError> {
                 p.policies = pol.iter().map(|i| i.policy_id.to_id_string()).collect();
             }
             ParsedExtension::BasicConstraints(bc) => p.is_ca = bc.ca,
+            ParsedExtension::CRLDistributionPoints(dps) => {
+                for dp in dps.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &dp.distribution_point {
+                        p.crl_urls.extend(uris(names));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for d in aia.iter() {
+                    let target = match d.access_method.to_id_string().as_str() {
+                        "1.3.6.1.5.5.7.48.1" => &mut p.ocsp_urls,
+                        "1.3.6.1.5.5.7.48.2" => &mut p.ca_issuer_urls,
+                        _ => continue,
+                    };
+                    target.extend(uris(std::slice::from_ref(&d.access_location)));
+                }
+            }
             ParsedExtension::ParseError { error } => {
                 return Err(ProfileError::BadExtension(error.to_string()))
             }
@@ -221,6 +269,7 @@ pub fn parse(der: &[u8]) -> Result<CertProfile, ProfileError> {
                         oid::SUBJECT_TYPE => p.subject_type = first,
                         oid::ID_LAST4 => p.id_last4 = first,
                         oid::AGENCY_OID => p.agency_oid = first,
+                        oid::CARD_FORM => p.card_form = first,
                         _ => {}
                     }
                 }

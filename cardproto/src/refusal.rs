@@ -12,6 +12,8 @@ pub enum ProofRefusal {
     CertificateUnparsable,
     NotSigningCertificate,
     WrongCertificateType,
+    /// A MOICA mobile certificate (keys not on a card) where a card is required.
+    MobileCertificate,
     UntrustedIssuer,
     CertificateExpired,
     CertificateNotYetValid,
@@ -32,6 +34,8 @@ pub enum ProofRefusal {
     NotBound,
     // Binding rules.
     IdMismatch,
+    /// The holder's name in the certificate is not the registry's.
+    NameMismatch,
     AgencyMismatch,
     AlreadyBound,
     AlreadyBoundToYou,
@@ -47,6 +51,7 @@ impl ProofRefusal {
             ProofRefusal::CertificateUnparsable => "cert.unparsable",
             ProofRefusal::NotSigningCertificate => "cert.key_usage",
             ProofRefusal::WrongCertificateType => "cert.type",
+            ProofRefusal::MobileCertificate => "cert.mobile",
             ProofRefusal::UntrustedIssuer => "cert.untrusted",
             ProofRefusal::CertificateExpired => "cert.expired",
             ProofRefusal::CertificateNotYetValid => "cert.not_yet_valid",
@@ -63,6 +68,7 @@ impl ProofRefusal {
             ProofRefusal::BadSignature => "signature.invalid",
             ProofRefusal::NotBound => "binding.none",
             ProofRefusal::IdMismatch => "binding.id_mismatch",
+            ProofRefusal::NameMismatch => "binding.name_mismatch",
             ProofRefusal::AgencyMismatch => "binding.agency_mismatch",
             ProofRefusal::AlreadyBound => "binding.taken",
             ProofRefusal::AlreadyBoundToYou => "binding.yours",

@@ -21,6 +21,17 @@ pub struct ProofToken {
     pub signature: String,
     /// The exact bytes signed (the challenge's canonical form).
     pub tbs: String,
+    /// The IC-card number the card component reported (`cardSN`): for display as 卡號
+    /// only; nothing is decided by it.
+    #[serde(default)]
+    pub card_sn: String,
+}
+
+/// A card number fit to show: 1–32 ASCII letters and digits, otherwise none.
+pub fn card_number(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    (!s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| s.to_string())
 }
 
 /// The token's parts, decoded.
@@ -73,7 +84,16 @@ mod tests {
             certificate: STANDARD.encode([1u8; 10]),
             signature: STANDARD.encode([2u8; 256]),
             tbs: "x".into(),
+            card_sn: String::new(),
         }
+    }
+
+    #[test]
+    fn card_numbers() {
+        assert_eq!(card_number(" TP07123456 ").as_deref(), Some("TP07123456"));
+        assert_eq!(card_number(""), None);
+        assert_eq!(card_number("<b>"), None);
+        assert_eq!(card_number(&"9".repeat(33)), None);
     }
 
     #[test]
@@ -151,7 +171,7 @@ mod tests {
     proptest! {
         #[test]
         fn decoder_never_panics(f in "\\PC{0,20}", a in "\\PC{0,8}", c in "\\PC{0,100}", s in "\\PC{0,100}", t in "\\PC{0,100}") {
-            let _ = decode_token(&ProofToken { format: f, algorithm: a, certificate: c, signature: s, tbs: t });
+            let _ = decode_token(&ProofToken { format: f, algorithm: a, certificate: c, signature: s, tbs: t, card_sn: String::new() });
         }
     }
 }

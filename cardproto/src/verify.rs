@@ -8,6 +8,7 @@
 //! x509-parser's. Nothing here does I/O: trust anchors and CRLs are handed in.
 
 use crate::{
+    crl::{self, Crl, IssuerKey},
     oid,
     profile::{self, CertProfile},
     refusal::ProofRefusal,
@@ -15,10 +16,7 @@ use crate::{
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use webpki::{
-    EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{EndEntityCert, KeyUsage};
 
 pub use crate::token::{decode_token, DecodedToken, ProofToken, TOKEN_FORMAT};
 
@@ -28,70 +26,263 @@ pub enum CardKind {
     Organization,
 }
 
-/// Trust configuration: roots, the issuing CAs of each kind, the CRLs.
+/// What the operator allows beyond the strict default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Accept MOICA mobile certificates (keys not on a card) for card sign-in.
+    pub allow_mobile: bool,
+}
+
+/// A configured root, as an anchor plus what CRL and report code needs.
+struct Root {
+    name: String,
+    subject: String,
+    anchor: TrustAnchor<'static>,
+    not_after: i64,
+}
+
+/// A configured issuing CA.
+pub struct CaInfo {
+    pub source: String,
+    pub kind: CardKind,
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub serial: Vec<u8>,
+    pub crl_urls: Vec<String>,
+    pub ocsp_urls: Vec<String>,
+    /// The key of the root that signed it (index into the store's keys), if configured.
+    pub issuer_key: Option<usize>,
+    der: CertificateDer<'static>,
+}
+
+/// Trust configuration: roots, the issuing CAs of each kind, the CRLs (each verified
+/// against its issuer's key and reduced to the newest per issuer key and scope).
 pub struct TrustStore {
-    roots: Vec<TrustAnchor<'static>>,
+    anchors: Vec<TrustAnchor<'static>>,
+    roots: Vec<Root>,
+    cas: Vec<CaInfo>,
     natural_cas: Vec<CertificateDer<'static>>,
     org_cas: Vec<CertificateDer<'static>>,
     natural_ca_names: Vec<String>,
     org_ca_names: Vec<String>,
-    crls: Vec<OwnedCertRevocationList>,
+    crls: Vec<Crl>,
+    policy: Policy,
+    /// What was set aside while loading (CRLs refused or replaced by newer ones, CAs no
+    /// configured root issued): for logs and `pki check`.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrustError {
     #[error("{0}: not a usable certificate")]
     BadCertificate(String),
-    #[error("{0}: not a usable CRL")]
-    BadCrl(String),
+    #[error("{0}: a root signed with SHA-1 (like GRCA G1) is not accepted as a trust anchor; configure GRCA G2 / G3")]
+    WeakRoot(String),
+    #[error("{0}: not a CA certificate")]
+    NotACa(String),
+}
+
+const SHA1_RSA: [&str; 2] = ["1.2.840.113549.1.1.5", "1.3.14.3.2.29"];
+
+/// Whether `issuer_spki` (raw SubjectPublicKeyInfo) verifies the signature on `der`
+/// (SHA-1 signatures never do).
+fn signed_by(der: &[u8], issuer_spki: &[u8]) -> bool {
+    use x509_parser::prelude::FromDer;
+    let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(der) else {
+        return false;
+    };
+    let Ok((_, spki)) = x509_parser::x509::SubjectPublicKeyInfo::from_der(issuer_spki) else {
+        return false;
+    };
+    !SHA1_RSA.contains(&c.signature_algorithm.algorithm.to_id_string().as_str())
+        && c.verify_signature(Some(&spki)).is_ok()
 }
 
 impl TrustStore {
-    /// `roots`, `natural_cas`, `org_cas`: DER certificates; `crls`: DER CRLs. Names are for
-    /// error messages.
+    /// `roots`, `natural_cas`, `org_cas`: DER certificates; `crls`: DER CRLs. Names are
+    /// for messages. A bad root or CA is an error; a CRL that cannot be used (unparsable,
+    /// not signed by a configured key, SHA-1, unsupported kind) is set aside with a note,
+    /// so certificates it would cover are refused for want of a CRL (fail closed).
     pub fn new(
         roots: &[(String, Vec<u8>)],
         natural_cas: &[(String, Vec<u8>)],
         org_cas: &[(String, Vec<u8>)],
         crls: &[(String, Vec<u8>)],
+        policy: Policy,
     ) -> Result<Self, TrustError> {
+        let mut notes = vec![];
+        // Keys that may sign CRLs: roots first, then CAs, in configuration order.
+        let mut keys: Vec<(Vec<u8>, Vec<u8>)> = vec![];
         let mut anchors = vec![];
+        let mut root_list = vec![];
         for (name, der) in roots {
+            let p = profile::parse(der).map_err(|_| TrustError::BadCertificate(name.clone()))?;
+            let sig_alg = {
+                use x509_parser::prelude::FromDer;
+                x509_parser::certificate::X509Certificate::from_der(der)
+                    .map(|(_, c)| c.signature_algorithm.algorithm.to_id_string())
+                    .map_err(|_| TrustError::BadCertificate(name.clone()))?
+            };
+            if SHA1_RSA.contains(&sig_alg.as_str()) {
+                return Err(TrustError::WeakRoot(name.clone()));
+            }
             let cert = CertificateDer::from(der.clone());
             let a = webpki::anchor_from_trusted_cert(&cert)
                 .map_err(|_| TrustError::BadCertificate(name.clone()))?;
+            keys.push(crl::key_of(der).ok_or_else(|| TrustError::BadCertificate(name.clone()))?);
             anchors.push(a.to_owned());
+            root_list.push(Root {
+                name: name.clone(),
+                subject: p.subject,
+                anchor: webpki::anchor_from_trusted_cert(&cert)
+                    .map_err(|_| TrustError::BadCertificate(name.clone()))?
+                    .to_owned(),
+                not_after: p.not_after,
+            });
         }
-        let names = |cas: &[(String, Vec<u8>)]| -> Result<Vec<String>, TrustError> {
+        let root_count = keys.len();
+        let mut cas = vec![];
+        for (kind, list) in [
+            (CardKind::Natural, natural_cas),
+            (CardKind::Organization, org_cas),
+        ] {
+            for (name, der) in list {
+                let p =
+                    profile::parse(der).map_err(|_| TrustError::BadCertificate(name.clone()))?;
+                if !p.is_ca {
+                    return Err(TrustError::NotACa(name.clone()));
+                }
+                let issuer_key = keys[..root_count]
+                    .iter()
+                    .position(|(_, spki)| signed_by(der, spki));
+                if issuer_key.is_none() {
+                    notes.push(format!(
+                        "{name}: {} is not signed (without SHA-1) by any configured root; its certificates are refused",
+                        p.subject
+                    ));
+                }
+                keys.push(
+                    crl::key_of(der).ok_or_else(|| TrustError::BadCertificate(name.clone()))?,
+                );
+                cas.push(CaInfo {
+                    source: name.clone(),
+                    kind,
+                    subject: p.subject,
+                    not_before: p.not_before,
+                    not_after: p.not_after,
+                    serial: hex_bytes(&p.serial_hex),
+                    crl_urls: p.crl_urls,
+                    ocsp_urls: p.ocsp_urls,
+                    issuer_key,
+                    der: CertificateDer::from(der.clone()),
+                });
+            }
+        }
+        let issuer_keys: Vec<IssuerKey<'_>> = keys
+            .iter()
+            .map(|(s, k)| IssuerKey {
+                subject_der: s,
+                spki_der: k,
+            })
+            .collect();
+        let mut parsed = vec![];
+        for (name, der) in crls {
+            match Crl::parse_verified(name, der, &issuer_keys) {
+                Ok(c) => parsed.push(c),
+                Err(e) => notes.push(format!("{name}: CRL set aside: {e}")),
+            }
+        }
+        let (kept, replaced) = crl::newest(parsed);
+        for r in replaced {
+            notes.push(format!(
+                "{}: CRL number {} of {} set aside for a newer one of the same issuer key and scope",
+                r.source,
+                r.number_text(),
+                r.issuer
+            ));
+        }
+        let ders = |k: CardKind| -> Vec<CertificateDer<'static>> {
             cas.iter()
-                .map(|(n, d)| {
-                    profile::parse(d)
-                        .map(|p| p.subject)
-                        .map_err(|_| TrustError::BadCertificate(n.clone()))
-                })
+                .filter(|c| c.kind == k)
+                .map(|c| c.der.clone())
                 .collect()
         };
-        let crl_list = crls
-            .iter()
-            .map(|(n, d)| {
-                OwnedCertRevocationList::from_der(d).map_err(|_| TrustError::BadCrl(n.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let names = |k: CardKind| -> Vec<String> {
+            cas.iter()
+                .filter(|c| c.kind == k)
+                .map(|c| c.subject.clone())
+                .collect()
+        };
         Ok(Self {
-            roots: anchors,
-            natural_ca_names: names(natural_cas)?,
-            org_ca_names: names(org_cas)?,
-            natural_cas: natural_cas
-                .iter()
-                .map(|(_, d)| CertificateDer::from(d.clone()))
-                .collect(),
-            org_cas: org_cas
-                .iter()
-                .map(|(_, d)| CertificateDer::from(d.clone()))
-                .collect(),
-            crls: crl_list,
+            natural_cas: ders(CardKind::Natural),
+            org_cas: ders(CardKind::Organization),
+            natural_ca_names: names(CardKind::Natural),
+            org_ca_names: names(CardKind::Organization),
+            anchors,
+            roots: root_list,
+            cas,
+            crls: kept,
+            policy,
+            notes,
         })
     }
+
+    /// The key index of a configured CA (roots come first in the key list).
+    fn ca_key(&self, der: &[u8]) -> Option<usize> {
+        self.cas
+            .iter()
+            .position(|c| c.der.as_ref() == der)
+            .map(|i| i + self.roots.len())
+    }
+
+    fn anchor_key(&self, a: &TrustAnchor<'_>) -> Option<usize> {
+        self.roots.iter().position(|r| {
+            r.anchor.subject == a.subject
+                && r.anchor.subject_public_key_info == a.subject_public_key_info
+        })
+    }
+
+    pub fn cas(&self) -> &[CaInfo] {
+        &self.cas
+    }
+
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+
+    /// (name, subject, notAfter) of each root.
+    pub fn roots(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.roots
+            .iter()
+            .map(|r| (r.name.as_str(), r.subject.as_str(), r.not_after))
+    }
+
+    /// The revocation status of configured CA `i` (the root's ARL), at `now`.
+    pub fn ca_status(&self, i: usize, now: i64) -> Option<crl::Status> {
+        let ca = self.cas.get(i)?;
+        Some(match ca.issuer_key {
+            Some(k) => crl::status(&self.crls, k, &ca.serial, &ca.crl_urls, true, now),
+            None => crl::Status::Missing,
+        })
+    }
+
+    /// The CRLs that would speak for certificates of CA `i` (its key), newest first.
+    pub fn crls_of_ca(&self, i: usize) -> Vec<&Crl> {
+        let key = i + self.roots.len();
+        self.crls.iter().filter(|c| c.issuer_key == key).collect()
+    }
+
+    /// The CRLs signed by root `i`.
+    pub fn crls_of_root(&self, i: usize) -> Vec<&Crl> {
+        self.crls.iter().filter(|c| c.issuer_key == i).collect()
+    }
+}
+
+fn hex_bytes(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
 }
 
 /// A certificate that passed every check.
@@ -124,9 +315,6 @@ fn map_chain_error(e: &webpki::Error) -> ProofRefusal {
     match e {
         webpki::Error::CertExpired { .. } => ProofRefusal::CertificateExpired,
         webpki::Error::CertNotValidYet { .. } => ProofRefusal::CertificateNotYetValid,
-        webpki::Error::CertRevoked => ProofRefusal::Revoked,
-        webpki::Error::CrlExpired { .. } => ProofRefusal::CrlStale,
-        webpki::Error::UnknownRevocationStatus => ProofRefusal::CrlMissing,
         webpki::Error::BadDer | webpki::Error::BadDerTime | webpki::Error::MalformedExtensions => {
             ProofRefusal::CertificateUnparsable
         }
@@ -134,30 +322,52 @@ fn map_chain_error(e: &webpki::Error) -> ProofRefusal {
     }
 }
 
-/// Checks the certificate, in order: parses → KeyUsage digitalSignature → profile and
-/// issuer of one kind → chain to a root, valid at `now` → not revoked by a fresh CRL.
+fn map_status(s: crl::Status) -> Result<(), ProofRefusal> {
+    match s {
+        crl::Status::Good => Ok(()),
+        crl::Status::Revoked => Err(ProofRefusal::Revoked),
+        crl::Status::Stale => Err(ProofRefusal::CrlStale),
+        crl::Status::Missing => Err(ProofRefusal::CrlMissing),
+    }
+}
+
+/// The kind a certificate's subject type and issuer make it, if any.
+pub fn kind_of(trust: &TrustStore, p: &CertProfile) -> Option<CardKind> {
+    match p.subject_type.as_deref() {
+        Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT)
+            if trust.natural_ca_names.contains(&p.issuer) =>
+        {
+            Some(CardKind::Natural)
+        }
+        Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL)
+            if trust.org_ca_names.contains(&p.issuer) =>
+        {
+            Some(CardKind::Organization)
+        }
+        _ => None,
+    }
+}
+
+/// Checks the certificate, in order: parses → KeyUsage digitalSignature, not a CA → profile
+/// and issuer of one kind → on a card (not `mobile`, unless allowed) → chain to a root
+/// through a configured CA of that kind, every certificate valid at `now` (built once) →
+/// each certificate of the chain not revoked, by a current CRL of its issuer's key that
+/// covers it (the issuing CA's CRL for the card, the root's ARL for the CA).
 pub fn check_certificate(
     trust: &TrustStore,
     der: &[u8],
     now_unix: i64,
 ) -> Result<CheckedCert, ProofRefusal> {
     let p = profile::parse(der).map_err(|_| ProofRefusal::CertificateUnparsable)?;
-    let cert = CertificateDer::from(der.to_vec());
+    let cert = CertificateDer::from(der);
     let ee = EndEntityCert::try_from(&cert).map_err(|_| ProofRefusal::CertificateUnparsable)?;
     if !p.key_usage.is_some_and(|k| k.digital_signature) || p.is_ca {
         return Err(ProofRefusal::NotSigningCertificate);
     }
-    let kind = match p.subject_type.as_deref() {
-        Some(oid::TYPE_NATURAL_PERSON) if trust.natural_ca_names.contains(&p.issuer) => {
-            CardKind::Natural
-        }
-        Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT)
-            if trust.org_ca_names.contains(&p.issuer) =>
-        {
-            CardKind::Organization
-        }
-        _ => return Err(ProofRefusal::WrongCertificateType),
-    };
+    let kind = kind_of(trust, &p).ok_or(ProofRefusal::WrongCertificateType)?;
+    if p.is_mobile() && !trust.policy.allow_mobile {
+        return Err(ProofRefusal::MobileCertificate);
+    }
     let intermediates = match kind {
         CardKind::Natural => &trust.natural_cas,
         CardKind::Organization => &trust.org_cas,
@@ -177,42 +387,53 @@ pub fn check_certificate(
             Err(webpki::Error::UnknownIssuer)
         }
     };
-    // Chain first (valid now), then revocation, so each failure has its own reason.
-    ee.verify_for_usage(
-        SIG_ALGS,
-        &trust.roots,
-        intermediates,
-        time,
-        KeyUsage::client_auth(),
-        None,
-        Some(&issued_by_kind),
-    )
-    .map_err(|e| map_chain_error(&e))?;
-    if trust.crls.is_empty() {
-        return Err(ProofRefusal::CrlMissing);
+    let path = ee
+        .verify_for_usage(
+            SIG_ALGS,
+            &trust.anchors,
+            intermediates,
+            time,
+            KeyUsage::client_auth(),
+            None,
+            Some(&issued_by_kind),
+        )
+        .map_err(|e| map_chain_error(&e))?;
+    // Revocation, from the card up: each certificate by the CRLs of the key above it.
+    let chain: Vec<CertificateDer<'_>> =
+        path.intermediate_certificates().map(|c| c.der()).collect();
+    let mut subject_serial = hex_bytes(&p.serial_hex);
+    let mut subject_urls = p.crl_urls.clone();
+    let mut subject_is_ca = false;
+    for (i, issuer) in chain.iter().enumerate() {
+        let key = trust
+            .ca_key(issuer.as_ref())
+            .ok_or(ProofRefusal::UntrustedIssuer)?;
+        map_status(crl::status(
+            &trust.crls,
+            key,
+            &subject_serial,
+            &subject_urls,
+            subject_is_ca,
+            now_unix,
+        ))?;
+        let ca = &trust.cas[key - trust.roots.len()];
+        subject_serial = ca.serial.clone();
+        subject_urls = ca.crl_urls.clone();
+        subject_is_ca = true;
+        if i + 1 == chain.len() {
+            let root = trust
+                .anchor_key(path.anchor())
+                .ok_or(ProofRefusal::UntrustedIssuer)?;
+            map_status(crl::status(
+                &trust.crls,
+                root,
+                &subject_serial,
+                &subject_urls,
+                true,
+                now_unix,
+            ))?;
+        }
     }
-    let crl_refs: Vec<webpki::CertRevocationList<'_>> = trust
-        .crls
-        .iter()
-        .map(|c| webpki::CertRevocationList::Owned(c.clone()))
-        .collect();
-    let crl_ptrs: Vec<&webpki::CertRevocationList<'_>> = crl_refs.iter().collect();
-    let revocation = RevocationOptionsBuilder::new(&crl_ptrs)
-        .map_err(|_| ProofRefusal::CrlMissing)?
-        .with_depth(RevocationCheckDepth::Chain)
-        .with_status_policy(UnknownStatusPolicy::Deny)
-        .with_expiration_policy(ExpirationPolicy::Enforce)
-        .build();
-    ee.verify_for_usage(
-        SIG_ALGS,
-        &trust.roots,
-        intermediates,
-        time,
-        KeyUsage::client_auth(),
-        Some(revocation),
-        Some(&issued_by_kind),
-    )
-    .map_err(|e| map_chain_error(&e))?;
     Ok(CheckedCert {
         kind,
         fingerprint: fingerprint(der),

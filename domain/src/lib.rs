@@ -5,6 +5,7 @@
 //! and call into these modules; they map the error types here to user-facing zh-TW text.
 
 pub mod account;
+pub mod cert_binding;
 pub mod content;
 pub mod eligibility;
 pub mod national_id;

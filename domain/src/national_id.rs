@@ -4,7 +4,13 @@
 //! The letter maps to a two-digit number (A=10 … Z=33, in the official, non-alphabetical
 //! order); with those two digits and the nine digits, the weighted sum
 //! 1·n₁ + 9·n₂ + 8·d₁ + 7·d₂ + … + 1·d₈ + 1·d₉ must be divisible by 10. The first digit is the
-//! holder's sex for citizens (1, 2) and 8 / 9 for the new-style resident certificate numbers.
+//! holder's sex for citizens (1, 2) and 8 / 9 for the new-style resident certificate numbers
+//! (統一證號, since 2021).
+//!
+//! Resident certificate numbers of the old style (still on cards and certificates issued
+//! before 2021) have a second letter, A–D, in place of the first digit: it counts with the
+//! last digit of its letter value (A=10 → 0, B=11 → 1, …) at weight 8, then seven digits and
+//! the check digit at weights 7 … 1, 1.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,10 +62,32 @@ pub fn check_digit(letter: char, digits8: &str) -> Option<u32> {
     Some((10 - sum % 10) % 10)
 }
 
+/// The old-style resident certificate number's checksum (`b`: two letters, eight digits).
+fn old_resident_check(b: &[u8]) -> Result<(), NationalIdError> {
+    let n = letter_value(b[0]).ok_or(NationalIdError::Format)?;
+    let g = letter_value(b[1]).ok_or(NationalIdError::Format)?;
+    let mut sum = (n / 10) + (n % 10) * 9 + (g % 10) * 8;
+    for (d, w) in b[2..].iter().zip([7, 6, 5, 4, 3, 2, 1, 1]) {
+        sum += u32::from(d - b'0') * w;
+    }
+    if sum % 10 == 0 {
+        Ok(())
+    } else {
+        Err(NationalIdError::Checksum)
+    }
+}
+
 impl NationalId {
     pub fn parse(raw: &str) -> Result<Self, NationalIdError> {
         let s = normalise(raw);
         let b = s.as_bytes();
+        if b.len() == 10
+            && b[0].is_ascii_uppercase()
+            && matches!(b[1], b'A'..=b'D')
+            && b[2..].iter().all(u8::is_ascii_digit)
+        {
+            return old_resident_check(b).map(|()| Self(s.clone()));
+        }
         if b.len() != 10 || !b[0].is_ascii_uppercase() || !b[1..].iter().all(u8::is_ascii_digit) {
             return Err(NationalIdError::Format);
         }
@@ -111,6 +139,26 @@ impl fmt::Display for NationalId {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn resident_numbers_of_both_styles() {
+        // New style (2021): letter, 8 or 9, the citizen checksum.
+        let d = check_digit('A', "80000001").unwrap();
+        assert!(NationalId::parse(&format!("A80000001{d}")).is_ok());
+        // Old style: two letters; A (10): 1·1 + 0·9, A (10) → 0·8, zeros, check 9.
+        assert!(NationalId::parse("AA00000009").is_ok());
+        assert_eq!(
+            NationalId::parse("AA00000008"),
+            Err(NationalIdError::Checksum)
+        );
+        // F (15): 1 + 5·9 = 46; C (12) → 2·8 = 16; 1234567 → 7+12+15+16+15+12+7 = 84; 146 → 4.
+        assert!(NationalId::parse("FC12345674").is_ok());
+        assert_eq!(NationalId::parse("fc12345674").unwrap().last4(), "5674");
+        assert_eq!(
+            NationalId::parse("AE00000009"),
+            Err(NationalIdError::Format)
+        );
+    }
 
     #[test]
     fn known_examples() {

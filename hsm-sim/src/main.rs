@@ -80,6 +80,9 @@ enum VariantArg {
     NotYetValid,
     Untrusted,
     WrongKeyUsage,
+    Mobile,
+    AlienResident,
+    Unit,
 }
 
 #[derive(Subcommand)]
@@ -517,6 +520,9 @@ fn run(cli: Cli) -> Result<(), SimError> {
                         VariantArg::NotYetValid => Variant::NotYetValid,
                         VariantArg::Untrusted => Variant::Untrusted,
                         VariantArg::WrongKeyUsage => Variant::WrongKeyUsage,
+                        VariantArg::Mobile => Variant::Mobile,
+                        VariantArg::AlienResident => Variant::AlienResident,
+                        VariantArg::Unit => Variant::Unit,
                     };
                     let spec = NewCard {
                         kind,

@@ -26,7 +26,13 @@ pub mod oid {
     /// The agency's OID (機關 OID).
     pub const AGENCY_OID: &[u64] = &[2, 16, 886, 1, 100, 2, 102];
     pub const TYPE_NATURAL_PERSON: &[u64] = &[2, 16, 886, 1, 100, 3, 1, 1];
+    pub const TYPE_ALIEN_RESIDENT: &[u64] = &[2, 16, 886, 1, 100, 3, 1, 9];
     pub const TYPE_GOVERNMENT_AGENCY: &[u64] = &[2, 16, 886, 1, 100, 3, 2, 1, 1];
+    pub const TYPE_GOVERNMENT_UNIT: &[u64] = &[2, 16, 886, 1, 100, 3, 2, 1, 2];
+    /// Card form: `mobile`, `primary`, `secondary`.
+    pub const CARD_FORM: &[u64] = &[2, 16, 886, 1, 100, 2, 2];
+    pub const CRL_DISTRIBUTION_POINTS: &[u64] = &[2, 5, 29, 31];
+    pub const AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
     /// GPKI assurance level 3.
     pub const POLICY_LEVEL3: &[u64] = &[2, 16, 886, 101, 0, 3, 3];
     pub const SERIAL_NUMBER_ATTR: &[u64] = &[2, 5, 4, 5];
@@ -154,21 +160,33 @@ impl Ca {
         }
     }
 
+    /// Names as the real CAs write them (no CN under the roots), marked 測試用 / TEST as
+    /// MOICA's own test CA is (`OU=(測試用) 內政部憑證管理中心`).
     pub fn dn(self) -> DistinguishedName {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CountryName, printable("TW"));
-        dn.push(DnType::OrganizationName, "行政院");
-        let (ou, cn) = match self {
-            Ca::Root => ("政府憑證總管理中心", "hsm-sim GRCA TEST ROOT 測試用根憑證"),
-            // The look-alike uses the same names as the test MOICA: only the key differs.
+        match self {
+            Ca::Root => dn.push(
+                DnType::OrganizationName,
+                printable("Government Root Certification Authority TEST hsm-sim"),
+            ),
+            Ca::UntrustedRoot => dn.push(
+                DnType::OrganizationName,
+                printable("Untrusted Root Certification Authority TEST hsm-sim"),
+            ),
+            // The look-alike uses the same name as the test MOICA: only the key differs.
             Ca::Moica | Ca::UntrustedMoica => {
-                ("內政部憑證管理中心", "hsm-sim MOICA TEST CA 測試用")
+                dn.push(DnType::OrganizationName, "行政院");
+                dn.push(
+                    DnType::OrganizationalUnitName,
+                    "(測試用) 內政部憑證管理中心",
+                );
             }
-            Ca::Gca => ("政府憑證管理中心", "hsm-sim GCA TEST CA 測試用"),
-            Ca::UntrustedRoot => ("不受信任的測試根憑證", "hsm-sim UNTRUSTED TEST ROOT 測試用"),
-        };
-        dn.push(DnType::OrganizationalUnitName, ou);
-        dn.push(DnType::CommonName, cn);
+            Ca::Gca => {
+                dn.push(DnType::OrganizationName, "行政院");
+                dn.push(DnType::OrganizationalUnitName, "(測試用) 政府憑證管理中心");
+            }
+        }
         dn
     }
 
@@ -209,21 +227,109 @@ pub fn issuer<'a>(ca: Ca, key: HsmKey<'a>) -> Issuer<'a, HsmKey<'a>> {
     Issuer::new(ca.params(key.key_id()), key)
 }
 
-/// Which profile a card certificate follows.
+/// Which profile a card certificate follows (facts: `../shared/real-pki/README.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
-    /// 自然人憑證: name, card number, national ID last 4.
+    /// 自然人憑證: name, the 16-digit holder identifier (subject serialNumber, the same on
+    /// all of a person's certificates, not the card number), national ID last 4.
     Natural {
         name: String,
-        card_number: String,
+        holder_id: String,
         id_last4: String,
+        /// 外來人口 (subject type 2.16.886.1.100.3.1.9) rather than a citizen.
+        alien: bool,
     },
-    /// 機關憑證: agency name, card number, agency OID.
+    /// 機關憑證: agency (or unit) name, its 16-digit identifier, its OID.
     Organization {
         agency_name: String,
-        card_number: String,
+        holder_id: String,
         agency_oid: String,
+        /// 政府單位 (2.16.886.1.100.3.2.1.2) rather than 政府機關 (…3.2.1.1).
+        unit: bool,
     },
+}
+
+/// A 16-digit holder identifier derived from `key` (a national ID or agency OID): stable,
+/// and unrelated to any card number.
+pub fn holder_id(key: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("hsm-sim holder {key}").as_bytes());
+    let n = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+    format!("{:016}", n % 10_000_000_000_000_000)
+}
+
+/// Where the simulator's CA publishes (CRL distribution points, AIA): `base` is a URL
+/// without a trailing slash; the files below it are the ones `hsm-sim` writes into
+/// `pki/crl/` and `pki/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub base: String,
+}
+
+/// Partitions of each issuing CA's CRL (MOICA publishes many; four keep tests small).
+pub const CRL_PARTITIONS: u8 = 4;
+
+impl Publication {
+    /// The complete CRL of `ca`.
+    pub fn complete_crl(&self, ca: Ca) -> String {
+        format!("{}/crl/{}.crl", self.base, ca.file_stem())
+    }
+    /// The partition CRL of `ca` that covers a certificate with `serial`.
+    pub fn partition_crl(&self, ca: Ca, partition: u8) -> String {
+        format!("{}/crl/{}-p{partition}.crl", self.base, ca.file_stem())
+    }
+    pub fn ocsp(&self, ca: Ca) -> String {
+        format!("{}/ocsp/{}", self.base, ca.file_stem())
+    }
+    pub fn ca_issuers(&self, ca: Ca) -> String {
+        format!("{}/certs/{}.der", self.base, ca.file_stem())
+    }
+}
+
+/// The CRL partition of a certificate serial.
+pub fn partition_of(serial: &[u8]) -> u8 {
+    serial.last().copied().unwrap_or(0) % CRL_PARTITIONS
+}
+
+/// GeneralName URI.
+fn der_uri(w: yasna::DERWriter, uri: &str) {
+    w.write_tagged_implicit(yasna::Tag::context(6), |w| w.write_ia5_string(uri));
+}
+
+/// CRLDistributionPoints with each URI a distribution point of its own (as MOICA writes
+/// them: the partition CRL, then the complete CRL).
+pub fn crl_distribution_points(uris: &[String]) -> Vec<u8> {
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            for u in uris {
+                w.next().write_sequence(|w| {
+                    // distributionPoint [0] { fullName [0] GeneralNames }
+                    w.next().write_tagged(yasna::Tag::context(0), |w| {
+                        w.write_tagged_implicit(yasna::Tag::context(0), |w| {
+                            w.write_sequence(|w| der_uri(w.next(), u))
+                        })
+                    })
+                });
+            }
+        })
+    })
+}
+
+/// AuthorityInfoAccess: caIssuers and OCSP.
+pub fn authority_info_access(ca_issuers: &str, ocsp: &str) -> Vec<u8> {
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            for (method, uri) in [
+                (&[1u64, 3, 6, 1, 5, 5, 7, 48, 2][..], ca_issuers),
+                (&[1u64, 3, 6, 1, 5, 5, 7, 48, 1][..], ocsp),
+            ] {
+                w.next().write_sequence(|w| {
+                    der_oid(w.next(), method);
+                    der_uri(w.next(), uri);
+                })
+            }
+        })
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +350,13 @@ pub enum Variant {
     Untrusted,
     /// The signing certificate lacks digitalSignature (keyEncipherment only).
     WrongKeyUsage,
+    /// A MOICA mobile certificate (2.16.886.1.100.2.2 = `mobile`; keys not on a card in
+    /// reality), valid one year.
+    Mobile,
+    /// An alien resident's natural-person card (subject type 2.16.886.1.100.3.1.9).
+    AlienResident,
+    /// An organization card of a government unit (政府單位, 2.16.886.1.100.3.2.1.2).
+    Unit,
 }
 
 fn der_oid(w: yasna::DERWriter, arcs: &[u64]) {
@@ -258,27 +371,41 @@ fn attribute(w: yasna::DERWriter, ty: &[u64], value: impl FnOnce(yasna::DERWrite
     })
 }
 
-/// subjectDirectoryAttributes: SEQUENCE OF Attribute — the subject type, then the ID's last
-/// four characters (natural person) or the agency OID (organization).
-pub fn subject_directory_attributes(holder: &Holder) -> Vec<u8> {
+/// subjectDirectoryAttributes: SEQUENCE OF Attribute — the subject type, `mobile` for a
+/// mobile certificate, then the ID's last four characters as UTF8String (natural person)
+/// or the agency OID (organization).
+pub fn subject_directory_attributes(holder: &Holder, mobile: bool) -> Vec<u8> {
     yasna::construct_der(|w| {
         w.write_sequence(|w| match holder {
-            Holder::Natural { id_last4, .. } => {
-                attribute(w.next(), oid::SUBJECT_TYPE, |w| {
-                    der_oid(w, oid::TYPE_NATURAL_PERSON)
-                });
-                attribute(w.next(), oid::ID_LAST4, |w| {
-                    w.write_printable_string(id_last4)
-                });
+            Holder::Natural {
+                id_last4, alien, ..
+            } => {
+                let ty = if *alien {
+                    oid::TYPE_ALIEN_RESIDENT
+                } else {
+                    oid::TYPE_NATURAL_PERSON
+                };
+                attribute(w.next(), oid::SUBJECT_TYPE, |w| der_oid(w, ty));
+                if mobile {
+                    attribute(w.next(), oid::CARD_FORM, |w| {
+                        w.write_printable_string("mobile")
+                    });
+                }
+                attribute(w.next(), oid::ID_LAST4, |w| w.write_utf8_string(id_last4));
             }
-            Holder::Organization { agency_oid, .. } => {
+            Holder::Organization {
+                agency_oid, unit, ..
+            } => {
                 let arcs: Vec<u64> = agency_oid
                     .split('.')
                     .filter_map(|a| a.parse().ok())
                     .collect();
-                attribute(w.next(), oid::SUBJECT_TYPE, |w| {
-                    der_oid(w, oid::TYPE_GOVERNMENT_AGENCY)
-                });
+                let ty = if *unit {
+                    oid::TYPE_GOVERNMENT_UNIT
+                } else {
+                    oid::TYPE_GOVERNMENT_AGENCY
+                };
+                attribute(w.next(), oid::SUBJECT_TYPE, |w| der_oid(w, ty));
                 attribute(w.next(), oid::AGENCY_OID, |w| der_oid(w, &arcs));
             }
         })
@@ -294,7 +421,17 @@ fn policies() -> Vec<u8> {
     })
 }
 
-/// The parameters of a card certificate.
+/// 23:59:59 Taipei (15:59:59Z) of the day `t` falls on in UTC, as real card certificates
+/// end.
+pub fn end_of_taipei_day(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_time(time::macros::time!(15:59:59))
+}
+
+/// The parameters of a card certificate issued by `ca`, as MOICA / GCA write them: subject
+/// `C, CN, serialNumber` (the holder identifier), KeyUsage critical (digitalSignature only
+/// for signing), no BasicConstraints, the level-3 policy, subjectDirectoryAttributes, CRL
+/// distribution points (the certificate's partition CRL, then the complete CRL) and AIA.
+#[allow(clippy::too_many_arguments)]
 pub fn card_params(
     holder: &Holder,
     usage: Usage,
@@ -302,31 +439,33 @@ pub fn card_params(
     serial: &[u8],
     key_id: Vec<u8>,
     now: OffsetDateTime,
+    ca: Ca,
+    publication: &Publication,
 ) -> CertificateParams {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CountryName, printable("TW"));
-    let (cn, number) = match holder {
+    let (cn, id) = match holder {
         Holder::Natural {
-            name, card_number, ..
-        } => (name, card_number),
+            name, holder_id, ..
+        } => (name, holder_id),
         Holder::Organization {
             agency_name,
-            card_number,
+            holder_id,
             ..
-        } => (agency_name, card_number),
+        } => (agency_name, holder_id),
     };
     if let Holder::Organization { agency_name, .. } = holder {
         dn.push(DnType::OrganizationName, agency_name.as_str());
     }
-    dn.push(DnType::CommonName, cn.as_str());
+    dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
     dn.push(
         DnType::CustomDnType(oid::SERIAL_NUMBER_ATTR.to_vec()),
-        printable(number),
+        printable(id),
     );
     p.distinguished_name = dn;
     p.serial_number = Some(SerialNumber::from_slice(serial));
-    p.is_ca = IsCa::ExplicitNoCa;
+    p.is_ca = IsCa::NoCa;
     p.key_usages = match (usage, variant) {
         (Usage::Signing, Variant::WrongKeyUsage) => vec![KeyUsagePurpose::KeyEncipherment],
         (Usage::Signing, _) => vec![KeyUsagePurpose::DigitalSignature],
@@ -335,10 +474,15 @@ pub fn card_params(
             KeyUsagePurpose::DataEncipherment,
         ],
     };
+    let years = |n: i64| end_of_taipei_day(now + Duration::days(n * 365 + n / 4));
     let (nb, na) = match variant {
-        Variant::Expired => (now - Duration::days(6 * 365), now - Duration::days(30)),
-        Variant::NotYetValid => (now + Duration::days(30), now + Duration::days(5 * 365)),
-        _ => (now - Duration::minutes(5), now + Duration::days(5 * 365)),
+        Variant::Expired => (
+            now - Duration::days(6 * 365),
+            end_of_taipei_day(now - Duration::days(30)),
+        ),
+        Variant::NotYetValid => (now + Duration::days(30), years(5)),
+        Variant::Mobile => (now - Duration::minutes(5), years(1)),
+        _ => (now - Duration::minutes(5), years(5)),
     };
     p.not_before = nb;
     p.not_after = na;
@@ -347,15 +491,29 @@ pub fn card_params(
     p.custom_extensions = vec![
         CustomExtension::from_oid_content(
             oid::SUBJECT_DIRECTORY_ATTRIBUTES,
-            subject_directory_attributes(holder),
+            subject_directory_attributes(holder, variant == Variant::Mobile),
         ),
         CustomExtension::from_oid_content(oid::CERTIFICATE_POLICIES, policies()),
+        CustomExtension::from_oid_content(
+            oid::CRL_DISTRIBUTION_POINTS,
+            crl_distribution_points(&[
+                publication.partition_crl(ca, partition_of(serial)),
+                publication.complete_crl(ca),
+            ]),
+        ),
+        CustomExtension::from_oid_content(
+            oid::AUTHORITY_INFO_ACCESS,
+            authority_info_access(&publication.ca_issuers(ca), &publication.ocsp(ca)),
+        ),
     ];
     p
 }
 
 /// A CRL for `ca`: `revoked` = (serial, revocation time). `stale` makes one whose
 /// nextUpdate has passed (for the server's freshness check).
+/// `partition`: the distribution point URI of a partition CRL (an Issuing Distribution
+/// Point, end-entity certificates only); `None` for the complete CRL.
+#[allow(clippy::too_many_arguments)]
 pub fn crl(
     issuer: &Issuer<'_, HsmKey<'_>>,
     issuer_key_id: Vec<u8>,
@@ -363,6 +521,7 @@ pub fn crl(
     revoked: &[(Vec<u8>, OffsetDateTime)],
     now: OffsetDateTime,
     stale: bool,
+    partition: Option<&str>,
 ) -> Result<Vec<u8>, PkiError> {
     let (this_update, next_update) = if stale {
         (now - Duration::days(14), now - Duration::days(7))
@@ -373,7 +532,12 @@ pub fn crl(
         this_update,
         next_update,
         crl_number: SerialNumber::from(number),
-        issuing_distribution_point: None,
+        issuing_distribution_point: partition.map(|u| rcgen::CrlIssuingDistributionPoint {
+            distribution_point: rcgen::CrlDistributionPoint {
+                uris: vec![u.to_string()],
+            },
+            scope: Some(rcgen::CrlScope::UserCertsOnly),
+        }),
         revoked_certs: revoked
             .iter()
             .map(|(s, t)| RevokedCertParams {

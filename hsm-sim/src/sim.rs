@@ -74,6 +74,19 @@ struct PkiState {
     revoked: BTreeMap<String, Vec<(String, String)>>,
 }
 
+/// The URL the CRL distribution points and AIA of new cards point at
+/// (`HSM_SIM_PUBLISH_URL`, default `http://pki.hsm-sim.test`): serve the `pki` folder there
+/// (`crl/*.crl`, `certs/*.der`) for a server that fetches its CRLs.
+pub fn publication() -> pki::Publication {
+    let base = std::env::var("HSM_SIM_PUBLISH_URL")
+        .ok()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .unwrap_or_else(|| "http://pki.hsm-sim.test".into());
+    pki::Publication {
+        base: base.trim_end_matches('/').to_string(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
@@ -272,6 +285,8 @@ impl Sim {
             .with_extension("crl")
     }
 
+    /// Every CRL: per issuing CA the complete CRL and one per partition (with its Issuing
+    /// Distribution Point), and the roots' ARLs; each with its own CRL number sequence.
     fn write_crls_with(
         &self,
         st: &mut PkiState,
@@ -279,10 +294,8 @@ impl Sim {
         now: OffsetDateTime,
         stale: bool,
     ) -> Result<()> {
+        let publication = publication();
         for ca in [Ca::Moica, Ca::Gca, Ca::UntrustedMoica, Ca::Root] {
-            let n = st.crl_numbers.entry(ca.file_stem().into()).or_insert(0);
-            *n += 1;
-            let number = *n;
             let revoked: Vec<(Vec<u8>, OffsetDateTime)> = st
                 .revoked
                 .get(ca.file_stem())
@@ -302,15 +315,64 @@ impl Sim {
             let key = self.ca_key(st, ca, Some(session))?;
             let key_id = key.key_id();
             let issuer = pki::issuer(ca, key);
-            let der = pki::crl(&issuer, key_id, number, &revoked, now, stale)?;
-            let p = self.crl_path(ca);
-            write_atomic(&p, &der)?;
-            write_atomic(
-                &p.with_extension("crl.pem"),
-                pki::pem("X509 CRL", &der).as_bytes(),
-            )?;
+            let partitions: Vec<Option<u8>> = match ca.parent() {
+                Some(_) => std::iter::once(None)
+                    .chain((0..pki::CRL_PARTITIONS).map(Some))
+                    .collect(),
+                None => vec![None],
+            };
+            for part in partitions {
+                let stem = match part {
+                    None => ca.file_stem().to_string(),
+                    Some(p) => format!("{}-p{p}", ca.file_stem()),
+                };
+                let n = st.crl_numbers.entry(stem.clone()).or_insert(0);
+                *n += 1;
+                let number = *n;
+                let (entries, idp) = match part {
+                    None => (revoked.clone(), None),
+                    Some(p) => (
+                        revoked
+                            .iter()
+                            .filter(|(s, _)| pki::partition_of(s) == p)
+                            .cloned()
+                            .collect(),
+                        Some(publication.partition_crl(ca, p)),
+                    ),
+                };
+                let der = pki::crl(
+                    &issuer,
+                    key_id.clone(),
+                    number,
+                    &entries,
+                    now,
+                    stale,
+                    idp.as_deref(),
+                )?;
+                let p = self.pki_dir().join("crl").join(format!("{stem}.crl"));
+                write_atomic(&p, &der)?;
+                write_atomic(
+                    &p.with_extension("crl.pem"),
+                    pki::pem("X509 CRL", &der).as_bytes(),
+                )?;
+            }
         }
         self.save_pki_state(st)
+    }
+
+    /// Every CRL file of `ca` (complete first, then the partitions).
+    pub fn crl_paths(&self, ca: Ca) -> Vec<PathBuf> {
+        let mut v = vec![self.crl_path(ca)];
+        if ca.parent().is_some() {
+            for p in 0..pki::CRL_PARTITIONS {
+                v.push(
+                    self.pki_dir()
+                        .join("crl")
+                        .join(format!("{}-p{p}.crl", ca.file_stem())),
+                );
+            }
+        }
+        v
     }
 
     /// Re-issues every CRL (fresh, or already past nextUpdate with `stale`).
@@ -390,8 +452,9 @@ impl Sim {
                 }
                 Holder::Natural {
                     name: spec.holder.clone(),
-                    card_number: number.clone(),
+                    holder_id: pki::holder_id(&id),
                     id_last4: id[6..].to_string(),
+                    alien: spec.variant == Variant::AlienResident,
                 }
             }
             Kind::Org => {
@@ -406,8 +469,9 @@ impl Sim {
                 }
                 Holder::Organization {
                     agency_name: spec.holder.clone(),
-                    card_number: number.clone(),
+                    holder_id: pki::holder_id(&oid),
                     agency_oid: oid,
+                    unit: spec.variant == Variant::Unit,
                 }
             }
         };
@@ -433,6 +497,7 @@ impl Sim {
             s.to_vec()
         };
         let (s1, s2) = (serial(&mut rng), serial(&mut rng));
+        let publication = publication();
         let sign_key = HsmKey::new(self.hsm, None, &number, KEY_SIGN, &sign_pub)?;
         let enc_key = HsmKey::new(self.hsm, None, &number, KEY_ENC, &enc_pub)?;
         let sign_cert = pki::card_params(
@@ -442,6 +507,8 @@ impl Sim {
             &s1,
             sign_key.key_id(),
             now,
+            issuer_ca,
+            &publication,
         )
         .signed_by(&sign_key, &issuer)?;
         let enc_cert = pki::card_params(
@@ -451,6 +518,8 @@ impl Sim {
             &s2,
             enc_key.key_id(),
             now,
+            issuer_ca,
+            &publication,
         )
         .signed_by(&enc_key, &issuer)?;
         self.hsm.store_certificate(
@@ -563,10 +632,11 @@ impl Sim {
             }
         }
         for ca in [Ca::Root, Ca::Moica, Ca::Gca, Ca::UntrustedMoica] {
-            let src = self.crl_path(ca);
-            let dst = dir.join(src.file_name().unwrap_or_default());
-            copy(&src, &dst)?;
-            out.push(dst);
+            for src in self.crl_paths(ca) {
+                let dst = dir.join(src.file_name().unwrap_or_default());
+                copy(&src, &dst)?;
+                out.push(dst);
+            }
         }
         Ok(out)
     }

@@ -59,14 +59,23 @@ fn profiles_variants_and_revocation() {
     assert!(sim.init(now).unwrap());
     assert!(!sim.init(now).unwrap(), "init is idempotent");
 
-    // CAs: marked as test, chained to the test root.
+    // CAs: marked as test, chained to the test root, named as the real ones (no CN).
     let root = sim.ca_cert(Ca::Root).unwrap();
     let moica = sim.ca_cert(Ca::Moica).unwrap();
     let gca = sim.ca_cert(Ca::Gca).unwrap();
     for der in [&root, &moica, &gca] {
         let p = profile::parse(der).unwrap();
-        assert!(p.is_ca && p.subject.contains("測試用"), "{}", p.subject);
+        assert!(
+            p.is_ca && (p.subject.contains("測試用") || p.subject.contains("TEST")),
+            "{}",
+            p.subject
+        );
+        assert!(!p.subject.contains("CN="), "{}", p.subject);
     }
+    assert_eq!(
+        profile::parse(&moica).unwrap().subject_hipki,
+        "C=TW,O=行政院,OU=(測試用) 內政部憑證管理中心"
+    );
     assert!(profile::parse(&moica)
         .unwrap()
         .subject
@@ -84,7 +93,58 @@ fn profiles_variants_and_revocation() {
     assert!(n.number.starts_with("GP") && n.number.len() == 16);
     let s = profile::parse(&n.sign_cert_der()).unwrap();
     assert_eq!(s.common_name.as_deref(), Some("王小明"));
-    assert_eq!(s.subject_serial.as_deref(), Some(n.number.as_str()));
+    // serialNumber: a 16-digit holder identifier, not the card number, the same on every
+    // card of the person.
+    let holder = s.subject_serial.clone().unwrap();
+    assert!(
+        holder.len() == 16 && holder.bytes().all(|b| b.is_ascii_digit()),
+        "{holder}"
+    );
+    assert_ne!(holder, n.number);
+    assert_eq!(
+        profile::parse(
+            &sim.new_card(&spec(Kind::Natural, Variant::Good), now)
+                .unwrap()
+                .sign_cert_der()
+        )
+        .unwrap()
+        .subject_serial,
+        Some(holder)
+    );
+    // Field by field as a real MOICA card certificate (x509-parser as the second reader).
+    {
+        let der = n.sign_cert_der();
+        let (_, c) = parse_x509_certificate(&der).unwrap();
+        let cn = c.subject().iter_common_name().next().unwrap();
+        assert_eq!(
+            cn.attr_value().tag(),
+            x509_parser::der_parser::asn1_rs::Tag::Utf8String
+        );
+        assert_eq!(c.raw_serial().len(), 16);
+        assert!(
+            c.basic_constraints().unwrap().is_none(),
+            "no BasicConstraints"
+        );
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.digital_signature() && !ku.value.non_repudiation());
+        assert_eq!(
+            c.validity().not_after.timestamp() % 86_400,
+            15 * 3600 + 59 * 60 + 59
+        );
+        // The last four as UTF8String: 0x0c before "6789".
+        assert!(der.windows(6).any(|w| w == b"\x0c\x046789"));
+    }
+    let part = hsm_sim::pki::partition_of(&hex::decode(&n.sign_serial).unwrap());
+    let base = hsm_sim::sim::publication().base;
+    assert_eq!(
+        s.crl_urls,
+        [
+            format!("{base}/crl/test-moica-p{part}.crl"),
+            format!("{base}/crl/test-moica.crl")
+        ]
+    );
+    assert_eq!(s.ocsp_urls, [format!("{base}/ocsp/test-moica")]);
+    assert_eq!(s.ca_issuer_urls, [format!("{base}/certs/test-moica.der")]);
     assert_eq!(s.id_last4.as_deref(), Some("6789"));
     assert_eq!(s.subject_type.as_deref(), Some(oid::TYPE_NATURAL_PERSON));
     assert_eq!(s.policies, vec![oid::POLICY_LEVEL3.to_string()]);
@@ -109,6 +169,37 @@ fn profiles_variants_and_revocation() {
     );
     assert_eq!(p.subject_type.as_deref(), Some(oid::TYPE_GOVERNMENT_AGENCY));
     assert_eq!(aki(&o.sign_cert_der()), ski(&gca));
+
+    // The other real profiles.
+    let unit = profile::parse(
+        &sim.new_card(&spec(Kind::Org, Variant::Unit), now)
+            .unwrap()
+            .sign_cert_der(),
+    )
+    .unwrap();
+    assert_eq!(
+        unit.subject_type.as_deref(),
+        Some(oid::TYPE_GOVERNMENT_UNIT)
+    );
+    let alien = profile::parse(
+        &sim.new_card(&spec(Kind::Natural, Variant::AlienResident), now)
+            .unwrap()
+            .sign_cert_der(),
+    )
+    .unwrap();
+    assert_eq!(
+        alien.subject_type.as_deref(),
+        Some(oid::TYPE_ALIEN_RESIDENT)
+    );
+    assert!(!alien.is_mobile());
+    let mobile = profile::parse(
+        &sim.new_card(&spec(Kind::Natural, Variant::Mobile), now)
+            .unwrap()
+            .sign_cert_der(),
+    )
+    .unwrap();
+    assert!(mobile.is_mobile());
+    assert!(mobile.not_after - now.unix_timestamp() < 367 * 86_400);
 
     // The bad ones.
     let expired = profile::parse(
@@ -157,6 +248,27 @@ fn profiles_variants_and_revocation() {
         n.sign_serial
     );
     assert!(crl.next_update().unwrap().timestamp() > now.unix_timestamp());
+    // Partition CRLs: each with its Issuing Distribution Point, listing only its own serials.
+    let paths = sim.crl_paths(Ca::Moica);
+    assert_eq!(paths.len(), 1 + hsm_sim::pki::CRL_PARTITIONS as usize);
+    for (i, path) in paths.iter().enumerate().skip(1) {
+        let der = std::fs::read(path).unwrap();
+        let (_, c) = parse_x509_crl(&der).unwrap();
+        let idp = c
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::IssuingDistributionPoint(i) => Some(i.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(idp.only_contains_user_certs);
+        let mine = (i - 1) as u8 == part;
+        let listed = c
+            .iter_revoked_certificates()
+            .any(|r| r.raw_serial_as_string().replace(':', "") == n.sign_serial);
+        assert_eq!(listed, mine, "partition {}", i - 1);
+    }
     sim.write_crls(now, true).unwrap();
     let stale_der = std::fs::read(sim.crl_path(Ca::Moica)).unwrap();
     let (_, stale) = parse_x509_crl(&stale_der).unwrap();

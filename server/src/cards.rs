@@ -25,6 +25,7 @@ use ecpa_cardproto::{
     verify::{self, CardKind, CheckedCert, TrustStore},
 };
 use ecpa_domain::{
+    cert_binding::{self, OrgCertType},
     eligibility::{self, Right},
     tz,
 };
@@ -49,7 +50,12 @@ pub struct CardTrust {
     natural: Vec<PathBuf>,
     org: Vec<PathBuf>,
     crls: Vec<PathBuf>,
+    /// The `card_pki_dir` whose `*.crl` files are read at each reload (new files count).
+    crl_dir: Option<PathBuf>,
+    policy: verify::Policy,
     cache: RwLock<Option<(Instant, Arc<TrustStore>)>>,
+    /// The notes of the last load, logged again only when they change.
+    logged: std::sync::Mutex<Vec<String>>,
 }
 
 /// DER from a DER or PEM file.
@@ -69,12 +75,13 @@ fn read_der(path: &Path) -> Result<Vec<u8>> {
 impl CardTrust {
     /// `None` when certificate sign-in is not configured.
     pub fn from_config(c: &Config) -> Option<Self> {
-        let (mut roots, mut natural, mut org, mut crls) = (
+        let (mut roots, mut natural, mut org, crls) = (
             c.card_roots.clone(),
             c.card_natural_cas.clone(),
             c.card_org_cas.clone(),
             c.card_crls.clone(),
         );
+        let mut crl_dir = None;
         if let Some(dir) = c.card_pki_dir.as_ref().filter(|d| {
             let present = d.join("test-grca-root.pem").exists();
             if !present {
@@ -85,14 +92,7 @@ impl CardTrust {
             roots.push(dir.join("test-grca-root.pem"));
             natural.push(dir.join("test-moica.pem"));
             org.push(dir.join("test-gca.pem"));
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                let mut found: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "crl"))
-                    .collect();
-                found.sort();
-                crls.extend(found);
-            }
+            crl_dir = Some(dir.clone());
         }
         if roots.is_empty() || (natural.is_empty() && org.is_empty()) {
             return None;
@@ -102,7 +102,12 @@ impl CardTrust {
             natural,
             org,
             crls,
+            crl_dir,
+            policy: verify::Policy {
+                allow_mobile: c.card_allow_mobile,
+            },
             cache: RwLock::new(None),
+            logged: std::sync::Mutex::new(vec![]),
         })
     }
 
@@ -112,13 +117,48 @@ impl CardTrust {
                 .map(|p| Ok((p.display().to_string(), read_der(p)?)))
                 .collect()
         };
-        TrustStore::new(
+        let mut crls = self.crls.clone();
+        if let Some(dir) = &self.crl_dir {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "crl"))
+                    .collect();
+                found.sort();
+                crls.extend(found);
+            }
+        }
+        // A CRL file that cannot be read is set aside like a bad CRL (its certificates are
+        // then refused for want of a CRL), not a reason to refuse every card.
+        let mut unreadable = vec![];
+        let crl_files: Vec<(String, Vec<u8>)> = crls
+            .iter()
+            .filter_map(|p| match read_der(p) {
+                Ok(d) => Some((p.display().to_string(), d)),
+                Err(e) => {
+                    unreadable.push(format!("CRL set aside: {e}"));
+                    None
+                }
+            })
+            .collect();
+        let mut store = TrustStore::new(
             &read(&self.roots)?,
             &read(&self.natural)?,
             &read(&self.org)?,
-            &read(&self.crls)?,
+            &crl_files,
+            self.policy,
         )
-        .map_err(|e| ServerError::Config(e.to_string()))
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+        store.notes.extend(unreadable);
+        if let Ok(mut logged) = self.logged.lock() {
+            if *logged != store.notes {
+                for note in &store.notes {
+                    tracing::warn!(%note, "card trust");
+                }
+                logged.clone_from(&store.notes);
+            }
+        }
+        Ok(store)
     }
 
     pub fn get(&self) -> Result<Arc<TrustStore>> {
@@ -171,11 +211,12 @@ struct Flow {
     kind: String,
     started_at: OffsetDateTime,
     certificate: Option<String>,
+    card_sn: Option<String>,
     verified_at: Option<OffsetDateTime>,
 }
 
 async fn flow(pool: &sqlx::AnyPool, session_hash: &str) -> Result<Option<Flow>> {
-    let row = sqlx::query("SELECT account_id, kind, started_at, certificate, verified_at FROM bind_flows WHERE session_hash = $1")
+    let row = sqlx::query("SELECT account_id, kind, started_at, certificate, card_sn, verified_at FROM bind_flows WHERE session_hash = $1")
         .bind(session_hash)
         .fetch_optional(pool)
         .await?;
@@ -185,6 +226,7 @@ async fn flow(pool: &sqlx::AnyPool, session_hash: &str) -> Result<Option<Flow>> 
             kind: r.try_get("kind")?,
             started_at: crate::db::from_ms(r.try_get("started_at")?),
             certificate: r.try_get("certificate")?,
+            card_sn: r.try_get("card_sn")?,
             verified_at: r
                 .try_get::<Option<i64>, _>("verified_at")?
                 .map(crate::db::from_ms),
@@ -306,8 +348,8 @@ impl Portal {
         let t = verify::decode_token(token).map_err(refused)?;
         let trust = self.trust_store()?;
         let now = self.now();
-        let checked = verify::check_certificate(&trust, &t.certificate, now.unix_timestamp())
-            .map_err(refused)?;
+        // The challenge first: a proof without a live challenge of this session costs one
+        // indexed update, never certificate work.
         let c = Challenge::parse(&t.tbs).map_err(|_| refused(ProofRefusal::ChallengeMalformed))?;
         if c.origin != self.config.origin_string() {
             return Err(refused(ProofRefusal::ChallengeWrongOrigin));
@@ -318,6 +360,8 @@ impl Portal {
             .map(|s| s.id_hash.clone())
             .unwrap_or_default();
         self.take_challenge(&c, &session, purpose).await?;
+        let checked = verify::check_certificate(&trust, &t.certificate, now.unix_timestamp())
+            .map_err(refused)?;
         verify::check_signature(&t.certificate, t.tbs.as_bytes(), &t.signature).map_err(refused)?;
         Ok(checked)
     }
@@ -343,17 +387,29 @@ impl Portal {
         let Some(person) = current else {
             return Err(refused(ProofRefusal::NoPersonRecord));
         };
+        let p = &checked.profile;
         match checked.kind {
             CardKind::Natural => {
                 let last4 = person.national_id.get(6..).unwrap_or_default();
-                if checked.profile.id_last4.as_deref() != Some(last4) {
+                if p.id_last4.as_deref() != Some(last4) {
                     return Err(refused(ProofRefusal::IdMismatch));
+                }
+                let cn = p.common_name.as_deref().unwrap_or_default();
+                if !cert_binding::names_match(cn, &person.name) {
+                    return Err(refused(ProofRefusal::NameMismatch));
                 }
             }
             CardKind::Organization => {
-                if checked.profile.agency_oid.is_none()
-                    || checked.profile.agency_oid != person.agency_oid
-                {
+                let ty = match p.subject_type.as_deref() {
+                    Some(oid::TYPE_GOVERNMENT_UNIT) => OrgCertType::Unit,
+                    Some(oid::TYPE_SCHOOL) => OrgCertType::School,
+                    _ => OrgCertType::Agency,
+                };
+                let ok = match (p.agency_oid.as_deref(), person.agency_oid.as_deref()) {
+                    (Some(cert), Some(agency)) => cert_binding::agency_matches(ty, cert, agency),
+                    _ => false,
+                };
+                if !ok {
                     return Err(refused(ProofRefusal::AgencyMismatch));
                 }
             }
@@ -417,10 +473,12 @@ impl Portal {
         let kind = profile::parse(&der)
             .ok()
             .and_then(|p| match p.subject_type.as_deref() {
-                Some(oid::TYPE_NATURAL_PERSON) => Some(CardKindView::Natural),
-                Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT) => {
-                    Some(CardKindView::Organization)
+                Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT) => {
+                    Some(CardKindView::Natural)
                 }
+                Some(
+                    oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL,
+                ) => Some(CardKindView::Organization),
                 _ => None,
             });
         Ok(CertLookup { bound: n > 0, kind })
@@ -618,6 +676,7 @@ impl Portal {
         token: &ProofToken,
     ) -> std::result::Result<BindPreview, ApiError> {
         let checked = self.verify_proof(ctx, token, Purpose::Bind).await?;
+        let card_number = ecpa_cardproto::token::card_number(&token.card_sn);
         if kind_str(checked.kind) != f.kind {
             return Err(refused(ProofRefusal::WrongCertificateType));
         }
@@ -634,10 +693,11 @@ impl Portal {
             None => {}
         }
         sqlx::query(
-            "UPDATE bind_flows SET certificate = $1, verified_at = $2 WHERE session_hash = $3",
+            "UPDATE bind_flows SET certificate = $1, verified_at = $2, card_sn = $3 WHERE session_hash = $4",
         )
         .bind(B64.encode(&checked.der))
         .bind(ms(self.now()))
+        .bind(card_number.as_deref())
         .bind(session)
         .execute(&self.db.pool)
         .await
@@ -654,7 +714,7 @@ impl Portal {
         Ok(BindPreview {
             kind: kind_view(kind_str(checked.kind)),
             holder: p.common_name.clone().unwrap_or_default(),
-            card_number: p.subject_serial.clone().unwrap_or_default(),
+            card_number: card_number.unwrap_or_default(),
             issuer: p.issuer.clone(),
             valid_from: date(p.not_before),
             valid_to: date(p.not_after),
@@ -716,7 +776,7 @@ impl Portal {
         .bind(&p.subject)
         .bind(&p.issuer)
         .bind(&p.serial_hex)
-        .bind(p.subject_serial.as_deref())
+        .bind(f.card_sn.as_deref())
         .bind(p.not_before)
         .bind(p.not_after)
         .bind(&cert_b64)
@@ -772,7 +832,7 @@ impl Portal {
             Some(&format!(
                 "{}:{}",
                 f.kind,
-                p.subject_serial.unwrap_or_default()
+                f.card_sn.as_deref().unwrap_or_default()
             )),
         )
         .await;

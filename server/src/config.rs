@@ -41,6 +41,8 @@ pub struct Config {
     pub card_natural_cas: Vec<PathBuf>,
     pub card_org_cas: Vec<PathBuf>,
     pub card_crls: Vec<PathBuf>,
+    /// Accept MOICA mobile certificates (keys not on a card) for card sign-in and upload.
+    pub card_allow_mobile: bool,
     /// How long a card challenge is valid (seconds).
     pub challenge_ttl_secs: i64,
     /// Outgoing mail (password reset links): an SMTP relay when `smtp_host` is set,
@@ -98,6 +100,7 @@ struct FileConfig {
     card_natural_cas: Option<Vec<PathBuf>>,
     card_org_cas: Option<Vec<PathBuf>>,
     card_crls: Option<Vec<PathBuf>>,
+    card_allow_mobile: Option<bool>,
     challenge_ttl_secs: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
@@ -140,6 +143,7 @@ impl Config {
             card_natural_cas: vec![],
             card_org_cas: vec![],
             card_crls: vec![],
+            card_allow_mobile: false,
             challenge_ttl_secs: 300,
             smtp_host: None,
             smtp_port: 25,
@@ -233,6 +237,7 @@ impl Config {
         set!(argon2_p, "ECPA_ARGON2_P", parse::<u32>);
         set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
         set!(challenge_ttl_secs, "ECPA_CHALLENGE_TTL_SECS", parse::<i64>);
+        set!(card_allow_mobile, "ECPA_CARD_ALLOW_MOBILE", parse::<bool>);
         set!(smtp_port, "ECPA_SMTP_PORT", parse::<u16>);
         set!(smtp_tls, "ECPA_SMTP_TLS", parse::<SmtpTls>);
         set!(mail_outbox, "ECPA_MAIL_OUTBOX", parse::<PathBuf>);

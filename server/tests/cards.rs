@@ -99,7 +99,8 @@ impl Env {
             .sim
             .sign(number, PIN, KEY_SIGN, tbs.as_bytes())
             .unwrap();
-        json!({ "format": "ecpa-card-v1", "algorithm": "RS256", "certificate": meta.sign_cert, "signature": B64.encode(sig), "tbs": tbs })
+        // `card_sn`: the card number the card component reports, as the page passes it on.
+        json!({ "format": "ecpa-card-v1", "algorithm": "RS256", "certificate": meta.sign_cert, "signature": B64.encode(sig), "tbs": tbs, "card_sn": number })
     }
 
     async fn login_with(&self, jar: &mut Jar, token: &Value) -> Result<(), ApiError> {
@@ -288,12 +289,12 @@ async fn same_certificate_bound_by_two_accounts_at_once(app: TestApp) {
     let kind = app.kind;
     drop(app);
     let e = env(kind).await;
-    // 柯文彬's national ID ends with 6789 like 王小明's.
+    // A namesake: another 王小明 whose national ID also ends with 6789.
     let csv = e._dir.path().join("same-last4.csv");
     std::fs::write(
         &csv,
         "身分證統一編號,姓名,電子郵件,機關代碼,服務單位,職稱,人員區分,兼職性質,在職狀態,卸職日期,入檔日期\n\
-         K100146789,柯文彬,,315200000H,工務組,技士,01,,現職,,115/01/15\n",
+         K100146789,王小明,,315200000H,工務組,技士,01,,現職,,115/01/15\n",
     )
     .unwrap();
     ecpa_server::personnel::import::import_personnel(
@@ -529,15 +530,58 @@ async fn hostile_login_matrix(app: TestApp) {
     assert_eq!(e.state().await, baseline);
     cases += 1;
 
-    // Revoked, then a stale CRL.
+    // A mobile certificate where a card is required.
+    let mobile = natural(&e.sim, "王小明", "A123456789", Variant::Mobile);
+    let (_, r) = e.card_login(&mobile).await;
+    assert_eq!(card(r), ProofRefusal::MobileCertificate);
+    assert_eq!(e.state().await, baseline);
+    cases += 1;
+
+    // Revoked; found through the partition CRLs alone, and with an older CRL beside the
+    // newer one; then without the root's ARL; then a stale CRL.
+    let pki = e._dir.path().join("pki");
+    let older = std::fs::read(pki.join("test-moica.crl")).unwrap();
     let revoked = natural(&e.sim, "王小明", "A123456789", Variant::Good);
     e.sim
         .revoke(&revoked, time::OffsetDateTime::now_utc())
         .unwrap();
-    e.sim.export(&e._dir.path().join("pki")).unwrap();
+    e.sim.export(&pki).unwrap();
     e.app.portal.card_trust.as_ref().unwrap().invalidate();
     let (_, r) = e.card_login(&revoked).await;
     assert_eq!(card(r), ProofRefusal::Revoked);
+    cases += 1;
+    // The older complete CRL (not listing it) sorted first, the newer one removed: the
+    // partition CRLs still list it; with the newer back beside the older, newest wins.
+    let newer = std::fs::read(pki.join("test-moica.crl")).unwrap();
+    std::fs::remove_file(pki.join("test-moica.crl")).unwrap();
+    std::fs::write(pki.join("0-older-test-moica.crl"), &older).unwrap();
+    e.app.portal.card_trust.as_ref().unwrap().invalidate();
+    let (_, r) = e.card_login(&revoked).await;
+    assert_eq!(card(r), ProofRefusal::Revoked, "partition CRL");
+    cases += 1;
+    for i in 0..4 {
+        std::fs::remove_file(pki.join(format!("test-moica-p{i}.crl"))).unwrap();
+    }
+    std::fs::write(pki.join("test-moica.crl"), &newer).unwrap();
+    e.app.portal.card_trust.as_ref().unwrap().invalidate();
+    let (_, r) = e.card_login(&revoked).await;
+    assert_eq!(
+        card(r),
+        ProofRefusal::Revoked,
+        "newest of two complete CRLs"
+    );
+    cases += 1;
+    std::fs::remove_file(pki.join("0-older-test-moica.crl")).unwrap();
+    e.sim.export(&pki).unwrap();
+    std::fs::remove_file(pki.join("test-grca-root.crl")).unwrap();
+    e.app.portal.card_trust.as_ref().unwrap().invalidate();
+    let (_, r) = e.card_login(&good).await;
+    assert_eq!(
+        card(r),
+        ProofRefusal::CrlMissing,
+        "no ARL for the issuing CA"
+    );
+    assert_eq!(e.state().await, baseline);
     cases += 1;
     e.sim
         .write_crls(time::OffsetDateTime::now_utc(), true)
@@ -578,6 +622,38 @@ async fn binding_rules_matrix(app: TestApp) {
     assert_eq!(
         card(e.bind("wangxm", &someone_else, "Natural").await.map(|_| ())),
         ProofRefusal::IdMismatch
+    );
+    // A unit card whose OID is under another agency (交通部's arc).
+    let other_unit = e
+        .sim
+        .new_card(
+            &NewCard {
+                kind: CardKind::Org,
+                holder: "交通部公路局".into(),
+                national_id: None,
+                agency_oid: Some("2.16.886.101.20003.20065.20021".into()),
+                pin: PIN.into(),
+                card_number: None,
+                variant: Variant::Unit,
+                seed: None,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .number;
+    assert_eq!(
+        card(
+            e.bind("linmh", &other_unit, "Organization")
+                .await
+                .map(|_| ())
+        ),
+        ProofRefusal::AgencyMismatch
+    );
+    // The same last four, another name: its own reason.
+    let namesake_id = natural(&e.sim, "王大明", "A123456789", Variant::Good);
+    assert_eq!(
+        card(e.bind("wangxm", &namesake_id, "Natural").await.map(|_| ())),
+        ProofRefusal::NameMismatch
     );
     // Another agency's organization card.
     assert_eq!(
@@ -719,6 +795,36 @@ async fn happy_paths(app: TestApp) {
         "the upload to-do is done"
     );
 
+    // An alien resident with an old-style resident certificate number (two letters),
+    // registered under a name written in full-width Latin letters: the card's half-width
+    // name matches, the card is a natural-person card.
+    let csv = e._dir.path().join("alien.csv");
+    std::fs::write(
+        &csv,
+        "身分證統一編號,姓名,電子郵件,機關代碼,服務單位,職稱,人員區分,兼職性質,在職狀態,卸職日期,入檔日期\n\
+         FC12345674,ＳＭＩＴＨ　ＪＯＨＮ,,315200000H,工務組,技士,01,,現職,,115/01/15\n",
+    )
+    .unwrap();
+    ecpa_server::personnel::import::import_personnel(
+        &e.app.portal.db,
+        &csv,
+        &Default::default(),
+        e.app.portal.now(),
+    )
+    .await
+    .unwrap();
+    let id = e
+        .app
+        .portal
+        .create_account("smithj", "SMITH JOHN", None, PW)
+        .await
+        .unwrap();
+    e.app.portal.link_person(&id, "FC12345674").await.unwrap();
+    let alien = natural(&e.sim, "SMITH JOHN", "FC12345674", Variant::AlienResident);
+    let preview = e.bind("smithj", &alien, "Natural").await.unwrap();
+    assert_eq!(preview["identifier"], "5674");
+    e.card_login(&alien).await.1.unwrap();
+
     // Renewal: a second card for the same person; both sign in; the list shows both.
     let second = natural(&e.sim, "王小明", "A123456789", Variant::Good);
     e.bind("wangxm", &second, "Natural").await.unwrap();
@@ -776,7 +882,7 @@ async fn happy_paths(app: TestApp) {
     assert_eq!(
         e.count("SELECT COUNT(*) FROM audit_log WHERE kind = 'cert.bind' AND outcome = 'ok'")
             .await,
-        6
+        7
     );
     assert_eq!(
         e.count("SELECT COUNT(*) FROM audit_log WHERE kind = 'cert.unbind'")

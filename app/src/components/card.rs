@@ -25,6 +25,7 @@ fn proof_from(answer: &Answer, tbs: &str) -> Result<ProofToken, Outcome> {
         certificate: answer.certb64.clone(),
         signature: answer.signature.clone(),
         tbs: tbs.to_string(),
+        card_sn: answer.card_sn.clone(),
     })
 }
 

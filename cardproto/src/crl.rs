@@ -1,0 +1,389 @@
+//! Certificate revocation lists as the verifier keeps them: parsed once (x509-parser), the
+//! signature checked against the key of the CA that issued it (not only its name: MOICA
+//! G1/G2/G3 and GRCA G1/G2 share their names), reduced to what a lookup needs (a sorted
+//! table of revoked serials, its scope, its dates), and chosen per certificate by issuer key
+//! and Issuing Distribution Point.
+//!
+//! Memory: the serials of a 500,000-entry CRL take about 10 MB (bytes plus a `u32` offset
+//! each), against its ~17 MB of DER; nothing else of the CRL is kept.
+
+use x509_parser::{
+    extensions::{DistributionPointName, ParsedExtension},
+    prelude::*,
+    x509::SubjectPublicKeyInfo,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlError {
+    #[error("not a DER CRL: {0}")]
+    NotACrl(String),
+    #[error("trailing bytes after the CRL")]
+    TrailingBytes,
+    #[error("signed with SHA-1 ({0}), which is not accepted")]
+    WeakSignature(String),
+    #[error("not signed by any configured CA or root named {0}")]
+    UnknownIssuer(String),
+    #[error("{0} is not supported (delta, indirect or partial-reason CRLs)")]
+    Unsupported(&'static str),
+    #[error("unknown critical extension {0}")]
+    UnknownCritical(String),
+    #[error("more than {0} entries")]
+    TooLarge(usize),
+}
+
+/// Entries beyond this are refused (MOICA's complete CRL has ~100,000; this is 20× that).
+pub const MAX_ENTRIES: usize = 2_000_000;
+
+/// What a CRL covers (RFC 5280 Issuing Distribution Point). `uris` empty = the complete
+/// CRL of its issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Scope {
+    pub uris: Vec<String>,
+    pub only_user_certs: bool,
+    pub only_ca_certs: bool,
+}
+
+impl Scope {
+    /// Whether a CRL of this scope speaks for a certificate with these distribution points.
+    pub fn covers(&self, cert_crl_urls: &[String], cert_is_ca: bool) -> bool {
+        if (self.only_user_certs && cert_is_ca) || (self.only_ca_certs && !cert_is_ca) {
+            return false;
+        }
+        self.uris.is_empty() || self.uris.iter().any(|u| cert_crl_urls.contains(u))
+    }
+
+    pub fn describe(&self) -> String {
+        let mut s = if self.uris.is_empty() {
+            "complete".to_string()
+        } else {
+            format!("partition {}", self.uris.join(" "))
+        };
+        if self.only_ca_certs {
+            s.push_str(" (CA certificates only)");
+        }
+        if self.only_user_certs {
+            s.push_str(" (end-entity certificates only)");
+        }
+        s
+    }
+}
+
+/// Sorted, de-duplicated serial numbers (DER INTEGER content bytes) in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct SerialSet {
+    bytes: Vec<u8>,
+    /// Start of each serial in `bytes`; serial `i` ends where `i + 1` starts.
+    starts: Vec<u32>,
+}
+
+impl SerialSet {
+    pub fn from_serials(mut serials: Vec<&[u8]>) -> Self {
+        serials.sort_unstable();
+        serials.dedup();
+        let mut set = SerialSet {
+            bytes: Vec::with_capacity(serials.iter().map(|s| s.len()).sum()),
+            starts: Vec::with_capacity(serials.len()),
+        };
+        for s in serials {
+            set.starts
+                .push(u32::try_from(set.bytes.len()).unwrap_or(u32::MAX));
+            set.bytes.extend_from_slice(s);
+        }
+        set
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = self.starts[i] as usize;
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.bytes.len(), |e| *e as usize);
+        &self.bytes[start..end]
+    }
+
+    pub fn contains(&self, serial: &[u8]) -> bool {
+        let (mut lo, mut hi) = (0, self.starts.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).cmp(serial) {
+                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        false
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.starts.capacity() * 4
+    }
+}
+
+/// A key that may have signed a CRL: a configured root or CA.
+pub struct IssuerKey<'a> {
+    /// The certificate's subject, raw DER.
+    pub subject_der: &'a [u8],
+    /// The certificate's SubjectPublicKeyInfo, raw DER.
+    pub spki_der: &'a [u8],
+}
+
+/// The raw subject and SubjectPublicKeyInfo of a certificate (what [`IssuerKey`] holds).
+pub fn key_of(cert_der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, c) = x509_parser::certificate::X509Certificate::from_der(cert_der).ok()?;
+    Some((c.subject().as_raw().to_vec(), c.public_key().raw.to_vec()))
+}
+
+/// A verified CRL, reduced to what the revocation check needs.
+#[derive(Debug, Clone)]
+pub struct Crl {
+    /// Where it came from (file or URL), for messages.
+    pub source: String,
+    pub issuer: String,
+    /// Index into the [`IssuerKey`] list it was verified against.
+    pub issuer_key: usize,
+    /// The CRL number, minimal big-endian bytes (empty when absent).
+    pub number: Vec<u8>,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    pub scope: Scope,
+    pub revoked: SerialSet,
+    pub der_len: usize,
+}
+
+const SHA1_RSA: [&str; 2] = ["1.2.840.113549.1.1.5", "1.3.14.3.2.29"];
+
+impl Crl {
+    /// Parses `der` and checks its signature with the first of `keys` whose subject is the
+    /// CRL's issuer and whose key verifies it.
+    pub fn parse_verified(
+        source: &str,
+        der: &[u8],
+        keys: &[IssuerKey<'_>],
+    ) -> Result<Crl, CrlError> {
+        let (rest, crl) = CertificateRevocationList::from_der(der)
+            .map_err(|e| CrlError::NotACrl(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(CrlError::TrailingBytes);
+        }
+        let alg = crl.signature_algorithm.algorithm.to_id_string();
+        if SHA1_RSA.contains(&alg.as_str()) {
+            return Err(CrlError::WeakSignature(alg));
+        }
+        let issuer_raw = crl.issuer().as_raw();
+        let issuer_key = keys
+            .iter()
+            .position(|k| {
+                k.subject_der == issuer_raw
+                    && SubjectPublicKeyInfo::from_der(k.spki_der)
+                        .is_ok_and(|(_, spki)| crl.verify_signature(&spki).is_ok())
+            })
+            .ok_or_else(|| CrlError::UnknownIssuer(crl.issuer().to_string()))?;
+        let mut scope = Scope::default();
+        for ext in crl.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CRLNumber(_) | ParsedExtension::AuthorityKeyIdentifier(_) => {}
+                _ if ext.oid.to_id_string() == "2.5.29.27" => {
+                    return Err(CrlError::Unsupported("delta CRL"))
+                }
+                ParsedExtension::IssuingDistributionPoint(idp) => {
+                    if idp.indirect_crl {
+                        return Err(CrlError::Unsupported("indirect CRL"));
+                    }
+                    if idp.only_some_reasons.is_some() {
+                        return Err(CrlError::Unsupported("onlySomeReasons"));
+                    }
+                    if idp.only_contains_attribute_certs {
+                        return Err(CrlError::Unsupported("attribute-certificate CRL"));
+                    }
+                    scope.only_ca_certs = idp.only_contains_ca_certs;
+                    scope.only_user_certs = idp.only_contains_user_certs;
+                    match &idp.distribution_point {
+                        Some(DistributionPointName::FullName(names)) => {
+                            scope.uris = crate::profile::uris(names);
+                        }
+                        Some(DistributionPointName::NameRelativeToCRLIssuer(_)) => {
+                            return Err(CrlError::Unsupported("nameRelativeToCRLIssuer"))
+                        }
+                        None => {}
+                    }
+                }
+                _ if ext.critical => return Err(CrlError::UnknownCritical(ext.oid.to_id_string())),
+                _ => {}
+            }
+        }
+        let count = crl.tbs_cert_list.revoked_certificates.len();
+        if count > MAX_ENTRIES {
+            return Err(CrlError::TooLarge(MAX_ENTRIES));
+        }
+        let mut serials = Vec::with_capacity(count);
+        for entry in crl.iter_revoked_certificates() {
+            // An entry naming another issuer makes the CRL indirect.
+            if entry
+                .extensions()
+                .iter()
+                .any(|e| e.oid.to_id_string() == "2.5.29.29")
+            {
+                return Err(CrlError::Unsupported("certificateIssuer entry"));
+            }
+            serials.push(entry.raw_serial());
+        }
+        let number = crl
+            .crl_number()
+            .map(|n| n.to_bytes_be())
+            .unwrap_or_default();
+        Ok(Crl {
+            source: source.to_string(),
+            issuer: crl.issuer().to_string(),
+            issuer_key,
+            number,
+            this_update: crl.last_update().timestamp(),
+            next_update: crl.next_update().map(|t| t.timestamp()),
+            scope,
+            revoked: SerialSet::from_serials(serials),
+            der_len: der.len(),
+        })
+    }
+
+    /// Newer than `other` (same issuer key and scope): a higher CRL number, or a later
+    /// thisUpdate when the numbers tie.
+    pub fn newer_than(&self, other: &Crl) -> bool {
+        let n = |c: &Crl| (c.number.len(), c.number.clone());
+        (n(self), self.this_update) > (n(other), other.this_update)
+    }
+
+    /// Usable at `now`: issued, and not past its nextUpdate (a CRL without nextUpdate is
+    /// never taken as current).
+    pub fn fresh_at(&self, now: i64) -> bool {
+        self.this_update <= now && self.next_update.is_some_and(|n| now < n)
+    }
+
+    /// The CRL number as decimal text (for reports).
+    pub fn number_text(&self) -> String {
+        if self.number.is_empty() {
+            return "—".into();
+        }
+        x509_parser::der_parser::num_bigint::BigUint::from_bytes_be(&self.number).to_string()
+    }
+}
+
+/// Keeps the newest CRL per (issuer key, scope); returns the kept ones and the replaced
+/// ones.
+pub fn newest(crls: Vec<Crl>) -> (Vec<Crl>, Vec<Crl>) {
+    let mut kept: Vec<Crl> = vec![];
+    let mut replaced = vec![];
+    for c in crls {
+        match kept
+            .iter_mut()
+            .find(|k| k.issuer_key == c.issuer_key && k.scope == c.scope)
+        {
+            Some(k) if c.newer_than(k) => replaced.push(std::mem::replace(k, c)),
+            Some(_) => replaced.push(c),
+            None => kept.push(c),
+        }
+    }
+    (kept, replaced)
+}
+
+/// The revocation status of one certificate, from the CRLs of its issuer's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Good,
+    Revoked,
+    /// CRLs of this issuer cover it, but none is current.
+    Stale,
+    /// No CRL of this issuer covers it.
+    Missing,
+}
+
+/// Decides from `crls` (already reduced by [`newest`]) for a certificate with `serial`,
+/// issued by key `issuer_key`, with these distribution points.
+pub fn status(
+    crls: &[Crl],
+    issuer_key: usize,
+    serial: &[u8],
+    cert_crl_urls: &[String],
+    cert_is_ca: bool,
+    now: i64,
+) -> Status {
+    let mut covering = crls
+        .iter()
+        .filter(|c| c.issuer_key == issuer_key && c.scope.covers(cert_crl_urls, cert_is_ca))
+        .peekable();
+    if covering.peek().is_none() {
+        return Status::Missing;
+    }
+    let mut any_fresh = false;
+    for c in covering.filter(|c| c.fresh_at(now)) {
+        if c.revoked.contains(serial) {
+            return Status::Revoked;
+        }
+        any_fresh = true;
+    }
+    if any_fresh {
+        Status::Good
+    } else {
+        Status::Stale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn serial_set_is_a_set(
+            serials in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..20), 0..200),
+            probe in prop::collection::vec(any::<u8>(), 1..20),
+        ) {
+            let set = SerialSet::from_serials(serials.iter().map(Vec::as_slice).collect());
+            for s in &serials {
+                prop_assert!(set.contains(s));
+            }
+            prop_assert_eq!(set.contains(&probe), serials.contains(&probe));
+            let mut distinct = serials.clone();
+            distinct.sort();
+            distinct.dedup();
+            prop_assert_eq!(set.len(), distinct.len());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..2000)) {
+            let _ = Crl::parse_verified("fuzz", &b, &[]);
+        }
+    }
+
+    #[test]
+    fn scope_rules() {
+        let urls = vec!["http://x/crl/MOICA-G3-10-8.crl".to_string()];
+        assert!(Scope::default().covers(&urls, false));
+        assert!(Scope::default().covers(&[], true));
+        let part = Scope {
+            uris: urls.clone(),
+            ..Scope::default()
+        };
+        assert!(part.covers(&urls, false));
+        assert!(!part.covers(&["http://x/crl/MOICA-G3-10-9.crl".into()], false));
+        assert!(!part.covers(&[], false));
+        let ca_only = Scope {
+            only_ca_certs: true,
+            ..Scope::default()
+        };
+        assert!(ca_only.covers(&[], true) && !ca_only.covers(&[], false));
+        let users = Scope {
+            only_user_certs: true,
+            ..Scope::default()
+        };
+        assert!(!users.covers(&[], true) && users.covers(&[], false));
+    }
+}
