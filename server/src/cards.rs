@@ -59,7 +59,7 @@ pub struct CardTrust {
 }
 
 /// DER from a DER or PEM file.
-fn read_der(path: &Path) -> Result<Vec<u8>> {
+pub fn read_der(path: &Path) -> Result<Vec<u8>> {
     let bytes =
         std::fs::read(path).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
     if bytes.starts_with(b"-----BEGIN") {
@@ -111,7 +111,8 @@ impl CardTrust {
         })
     }
 
-    fn build(&self) -> Result<TrustStore> {
+    /// Reads the configured files now (what `get` caches, and `pki check` reports on).
+    pub fn build(&self) -> Result<TrustStore> {
         let read = |v: &Vec<PathBuf>| -> Result<Vec<(String, Vec<u8>)>> {
             v.iter()
                 .map(|p| Ok((p.display().to_string(), read_der(p)?)))

@@ -21,6 +21,9 @@ pub enum ServerError {
     Mail(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// `pki check` found something missing (its report says what).
+    #[error("the certificate trust is not ready (see the report)")]
+    NotReady,
 }
 
 impl ServerError {

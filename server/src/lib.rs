@@ -20,6 +20,7 @@ pub mod hashing;
 pub mod limits;
 pub mod mail;
 pub mod personnel;
+pub mod pki_check;
 pub mod service;
 pub mod store;
 pub mod tokens;

@@ -48,6 +48,27 @@ enum Command {
     /// The personnel registry (表二): import files, generate samples.
     #[command(subcommand)]
     Personnel(PersonnelCmd),
+    /// Certificate trust: roots, CAs and CRLs as configured.
+    #[command(subcommand)]
+    Pki(PkiCmd),
+}
+
+#[derive(Subcommand)]
+enum PkiCmd {
+    /// For each configured CA: which CRL (and ARL) covers it, until when, what is missing;
+    /// with --cert, what the portal would decide for each certificate and why. Exit status
+    /// 0 when everything is covered and every certificate accepted, 1 otherwise.
+    Check {
+        /// Certificates (DER or PEM) to decide on.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
+        /// As at this time: RFC 3339, or a date (midnight Taipei). Default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -293,6 +314,33 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Personnel(cmd) => personnel(cmd, config).await,
+        Command::Pki(PkiCmd::Check { certs, at, json }) => {
+            let trust = ecpa_server::cards::CardTrust::from_config(&config).ok_or_else(|| {
+                ServerError::Config(
+                    "certificate sign-in is not configured (card_pki_dir or card_roots and CAs)"
+                        .into(),
+                )
+            })?;
+            let at = match at {
+                Some(a) => ecpa_server::pki_check::parse_at(&a)?,
+                None => time::OffsetDateTime::now_utc().unix_timestamp(),
+            };
+            let report = ecpa_server::pki_check::run(&trust, &certs, at)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| ServerError::Invalid(e.to_string()))?
+                );
+            } else {
+                print!("{}", ecpa_server::pki_check::render(&report));
+            }
+            if report.ok {
+                Ok(())
+            } else {
+                Err(ServerError::NotReady)
+            }
+        }
         Command::Account(cmd) => {
             let db = Db::connect(&config.database_url, 2).await?;
             db.migrate().await?;
