@@ -250,8 +250,14 @@ async fn trust_in_agent_window(w: &mut PortalWorld) -> StepResult {
 }
 
 /// Another person in the registry (交通部公路局) whose national ID ends with the same four
-/// characters as 王小明's (A123456789), with an account: the case where the ID last-4 check
-/// passes and only the binding's uniqueness stops a second upload of the same card.
+/// characters as 王小明's (A123456789), with an account. With another name the name check
+/// refuses 王小明's card; a namesake passes both checks, and only the binding's uniqueness
+/// stops a second upload of the same card.
+#[given(expr = "人事資料另有一位同名同姓、身分證末四碼也相同的 {word}，帳號 {string}")]
+async fn namesake_same_last4(w: &mut PortalWorld, name: String, account: String) -> StepResult {
+    same_last4_person(w, name, account).await
+}
+
 #[given(expr = "人事資料另有身分證末四碼與王小明相同的 {word}，帳號 {string}")]
 async fn same_last4_person(w: &mut PortalWorld, name: String, account: String) -> StepResult {
     let id = "K100146789";
