@@ -275,6 +275,52 @@ impl Crl {
     }
 }
 
+/// Why a freshly fetched CRL is not taken in place of the one in use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateRejection {
+    #[error("its thisUpdate is in the future")]
+    NotYetValid,
+    #[error("it is already past its nextUpdate (or has none)")]
+    Stale,
+    #[error("its CRL number {got} is older than the {have} in use")]
+    Older { got: String, have: String },
+}
+
+/// What a fetched, verified CRL means next to the one in use (same key and scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// Newer (or the first): install it.
+    Newer,
+    /// The same CRL number again: nothing to do.
+    Same,
+}
+
+/// Decides whether `candidate` may replace `current` at `now` (five minutes of clock skew
+/// allowed on thisUpdate).
+pub fn judge_update(
+    candidate: &Crl,
+    current: Option<&Crl>,
+    now: i64,
+) -> Result<Update, UpdateRejection> {
+    if candidate.this_update > now + 300 {
+        return Err(UpdateRejection::NotYetValid);
+    }
+    if candidate.next_update.is_none_or(|n| now >= n) {
+        return Err(UpdateRejection::Stale);
+    }
+    match current {
+        None => Ok(Update::Newer),
+        Some(c) if candidate.number == c.number && candidate.this_update == c.this_update => {
+            Ok(Update::Same)
+        }
+        Some(c) if candidate.newer_than(c) => Ok(Update::Newer),
+        Some(c) => Err(UpdateRejection::Older {
+            got: candidate.number_text(),
+            have: c.number_text(),
+        }),
+    }
+}
+
 /// Keeps the newest CRL per (issuer key, scope); returns the kept ones and the replaced
 /// ones.
 pub fn newest(crls: Vec<Crl>) -> (Vec<Crl>, Vec<Crl>) {

@@ -67,6 +67,9 @@ pub struct TrustStore {
     natural_ca_names: Vec<String>,
     org_ca_names: Vec<String>,
     crls: Vec<Crl>,
+    /// (subject, SubjectPublicKeyInfo) of the roots, then the CAs: the keys CRLs may be
+    /// signed by.
+    keys: Vec<(Vec<u8>, Vec<u8>)>,
     policy: Policy,
     /// What was set aside while loading (CRLs refused or replaced by newer ones, CAs no
     /// configured root issued): for logs and `pki check`.
@@ -179,16 +182,9 @@ impl TrustStore {
                 });
             }
         }
-        let issuer_keys: Vec<IssuerKey<'_>> = keys
-            .iter()
-            .map(|(s, k)| IssuerKey {
-                subject_der: s,
-                spki_der: k,
-            })
-            .collect();
         let mut parsed = vec![];
         for (name, der) in crls {
-            match Crl::parse_verified(name, der, &issuer_keys) {
+            match Crl::parse_verified(name, der, &issuer_keys(&keys)) {
                 Ok(c) => parsed.push(c),
                 Err(e) => notes.push(format!("{name}: CRL set aside: {e}")),
             }
@@ -223,9 +219,22 @@ impl TrustStore {
             roots: root_list,
             cas,
             crls: kept,
+            keys,
             policy,
             notes,
         })
+    }
+
+    /// Verifies a CRL (a fetched one) against the configured keys, as loading would.
+    pub fn verify_crl(&self, source: &str, der: &[u8]) -> Result<Crl, crl::CrlError> {
+        Crl::parse_verified(source, der, &issuer_keys(&self.keys))
+    }
+
+    /// The CRL in use for the same issuer key and scope as `c`, if any.
+    pub fn current_crl(&self, c: &Crl) -> Option<&Crl> {
+        self.crls
+            .iter()
+            .find(|k| k.issuer_key == c.issuer_key && k.scope == c.scope)
     }
 
     /// The key index of a configured CA (roots come first in the key list).
@@ -277,6 +286,15 @@ impl TrustStore {
     pub fn crls_of_root(&self, i: usize) -> Vec<&Crl> {
         self.crls.iter().filter(|c| c.issuer_key == i).collect()
     }
+}
+
+fn issuer_keys(keys: &[(Vec<u8>, Vec<u8>)]) -> Vec<IssuerKey<'_>> {
+    keys.iter()
+        .map(|(s, k)| IssuerKey {
+            subject_der: s,
+            spki_der: k,
+        })
+        .collect()
 }
 
 fn hex_bytes(h: &str) -> Vec<u8> {

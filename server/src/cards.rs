@@ -2,7 +2,6 @@
 //! Web eID uses, the binding rules, and their storage.
 
 use crate::{
-    config::Config,
     db::ms,
     error::{Result, ServerError},
     service::{roc_datetime, Portal},
@@ -31,159 +30,11 @@ use ecpa_domain::{
 };
 use rand::{rngs::OsRng, RngCore};
 use sqlx::Row;
-use std::{
-    path::{Path, PathBuf},
-    sync::{Arc, RwLock},
-    time::{Duration as StdDuration, Instant},
-};
+use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 /// An upload flow is good for this long after step 1.
 pub const FLOW_TTL: Duration = Duration::minutes(15);
-const TRUST_RELOAD: StdDuration = StdDuration::from_secs(60);
-
-// ---- trust anchors and CRLs --------------------------------------------------------------
-
-/// Where the anchors and CRLs come from; reloaded every minute (CRLs are re-published).
-pub struct CardTrust {
-    roots: Vec<PathBuf>,
-    natural: Vec<PathBuf>,
-    org: Vec<PathBuf>,
-    crls: Vec<PathBuf>,
-    /// The `card_pki_dir` whose `*.crl` files are read at each reload (new files count).
-    crl_dir: Option<PathBuf>,
-    policy: verify::Policy,
-    cache: RwLock<Option<(Instant, Arc<TrustStore>)>>,
-    /// The notes of the last load, logged again only when they change.
-    logged: std::sync::Mutex<Vec<String>>,
-}
-
-/// DER from a DER or PEM file.
-pub fn read_der(path: &Path) -> Result<Vec<u8>> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
-    if bytes.starts_with(b"-----BEGIN") {
-        let text = String::from_utf8_lossy(&bytes);
-        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        return B64
-            .decode(b64.trim())
-            .map_err(|e| ServerError::Config(format!("{}: bad PEM: {e}", path.display())));
-    }
-    Ok(bytes)
-}
-
-impl CardTrust {
-    /// `None` when certificate sign-in is not configured.
-    pub fn from_config(c: &Config) -> Option<Self> {
-        let (mut roots, mut natural, mut org, crls) = (
-            c.card_roots.clone(),
-            c.card_natural_cas.clone(),
-            c.card_org_cas.clone(),
-            c.card_crls.clone(),
-        );
-        let mut crl_dir = None;
-        if let Some(dir) = c.card_pki_dir.as_ref().filter(|d| {
-            let present = d.join("test-grca-root.pem").exists();
-            if !present {
-                tracing::warn!(dir = %d.display(), "card PKI folder has no test anchors; ignored");
-            }
-            present
-        }) {
-            roots.push(dir.join("test-grca-root.pem"));
-            natural.push(dir.join("test-moica.pem"));
-            org.push(dir.join("test-gca.pem"));
-            crl_dir = Some(dir.clone());
-        }
-        if roots.is_empty() || (natural.is_empty() && org.is_empty()) {
-            return None;
-        }
-        Some(Self {
-            roots,
-            natural,
-            org,
-            crls,
-            crl_dir,
-            policy: verify::Policy {
-                allow_mobile: c.card_allow_mobile,
-            },
-            cache: RwLock::new(None),
-            logged: std::sync::Mutex::new(vec![]),
-        })
-    }
-
-    /// Reads the configured files now (what `get` caches, and `pki check` reports on).
-    pub fn build(&self) -> Result<TrustStore> {
-        let read = |v: &Vec<PathBuf>| -> Result<Vec<(String, Vec<u8>)>> {
-            v.iter()
-                .map(|p| Ok((p.display().to_string(), read_der(p)?)))
-                .collect()
-        };
-        let mut crls = self.crls.clone();
-        if let Some(dir) = &self.crl_dir {
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                let mut found: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "crl"))
-                    .collect();
-                found.sort();
-                crls.extend(found);
-            }
-        }
-        // A CRL file that cannot be read is set aside like a bad CRL (its certificates are
-        // then refused for want of a CRL), not a reason to refuse every card.
-        let mut unreadable = vec![];
-        let crl_files: Vec<(String, Vec<u8>)> = crls
-            .iter()
-            .filter_map(|p| match read_der(p) {
-                Ok(d) => Some((p.display().to_string(), d)),
-                Err(e) => {
-                    unreadable.push(format!("CRL set aside: {e}"));
-                    None
-                }
-            })
-            .collect();
-        let mut store = TrustStore::new(
-            &read(&self.roots)?,
-            &read(&self.natural)?,
-            &read(&self.org)?,
-            &crl_files,
-            self.policy,
-        )
-        .map_err(|e| ServerError::Config(e.to_string()))?;
-        store.notes.extend(unreadable);
-        if let Ok(mut logged) = self.logged.lock() {
-            if *logged != store.notes {
-                for note in &store.notes {
-                    tracing::warn!(%note, "card trust");
-                }
-                logged.clone_from(&store.notes);
-            }
-        }
-        Ok(store)
-    }
-
-    pub fn get(&self) -> Result<Arc<TrustStore>> {
-        if let Ok(g) = self.cache.read() {
-            if let Some((at, t)) = g.as_ref() {
-                if at.elapsed() < TRUST_RELOAD {
-                    return Ok(t.clone());
-                }
-            }
-        }
-        let fresh = Arc::new(self.build()?);
-        if let Ok(mut g) = self.cache.write() {
-            *g = Some((Instant::now(), fresh.clone()));
-        }
-        Ok(fresh)
-    }
-
-    /// Forces the next [`CardTrust::get`] to re-read the files (tests, CRL updates).
-    pub fn invalidate(&self) {
-        if let Ok(mut g) = self.cache.write() {
-            *g = None;
-        }
-    }
-}
 
 // ---- storage -----------------------------------------------------------------------------
 

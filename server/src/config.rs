@@ -43,6 +43,13 @@ pub struct Config {
     pub card_crls: Vec<PathBuf>,
     /// Accept MOICA mobile certificates (keys not on a card) for card sign-in and upload.
     pub card_allow_mobile: bool,
+    /// CRLs (and ARLs) the server fetches itself over HTTP and keeps fresh ...
+    pub card_crl_urls: Vec<String>,
+    /// ... plus the CRL distribution points the configured CA certificates name (their
+    /// roots' ARLs).
+    pub card_crl_fetch_ca_points: bool,
+    /// Where fetched CRLs are kept (the last good one of each URL survives restarts).
+    pub card_crl_dir: PathBuf,
     /// How long a card challenge is valid (seconds).
     pub challenge_ttl_secs: i64,
     /// Outgoing mail (password reset links): an SMTP relay when `smtp_host` is set,
@@ -101,6 +108,9 @@ struct FileConfig {
     card_org_cas: Option<Vec<PathBuf>>,
     card_crls: Option<Vec<PathBuf>>,
     card_allow_mobile: Option<bool>,
+    card_crl_urls: Option<Vec<String>>,
+    card_crl_fetch_ca_points: Option<bool>,
+    card_crl_dir: Option<PathBuf>,
     challenge_ttl_secs: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
@@ -144,6 +154,9 @@ impl Config {
             card_org_cas: vec![],
             card_crls: vec![],
             card_allow_mobile: false,
+            card_crl_urls: vec![],
+            card_crl_fetch_ca_points: false,
+            card_crl_dir: PathBuf::from("data/crl"),
             challenge_ttl_secs: 300,
             smtp_host: None,
             smtp_port: 25,
@@ -238,6 +251,30 @@ impl Config {
         set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
         set!(challenge_ttl_secs, "ECPA_CHALLENGE_TTL_SECS", parse::<i64>);
         set!(card_allow_mobile, "ECPA_CARD_ALLOW_MOBILE", parse::<bool>);
+        set!(
+            card_crl_fetch_ca_points,
+            "ECPA_CARD_CRL_FETCH_CA_POINTS",
+            parse::<bool>
+        );
+        set!(card_crl_dir, "ECPA_CARD_CRL_DIR", parse::<PathBuf>);
+        if let Some(v) = fc.card_crl_urls {
+            c.card_crl_urls = v;
+        }
+        if let Some(v) = env("ECPA_CARD_CRL_URLS") {
+            c.card_crl_urls = v
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        for u in &c.card_crl_urls {
+            if !u.starts_with("http://") {
+                return Err(ServerError::Config(format!(
+                    "card_crl_urls: {u}: only http:// URLs (CRLs are signed; the GPKI repositories publish them over http)"
+                )));
+            }
+        }
         set!(smtp_port, "ECPA_SMTP_PORT", parse::<u16>);
         set!(smtp_tls, "ECPA_SMTP_TLS", parse::<SmtpTls>);
         set!(mail_outbox, "ECPA_MAIL_OUTBOX", parse::<PathBuf>);

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod config;
 pub mod content;
 mod content_defaults;
+pub mod crl_fetch;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod pki_check;
 pub mod service;
 pub mod store;
 pub mod tokens;
+pub mod trust;
 pub mod web;
 
 use crate::{config::Config, db::Db, error::Result, service::Portal};
@@ -61,6 +63,9 @@ pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr
     let listener = tokio::net::TcpListener::bind(portal.config.listen).await?;
     let addr = listener.local_addr()?;
 
+    if let Some(f) = &portal.crl_fetcher {
+        f.spawn();
+    }
     let janitor = portal.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));

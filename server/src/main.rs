@@ -315,7 +315,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
         }
         Command::Personnel(cmd) => personnel(cmd, config).await,
         Command::Pki(PkiCmd::Check { certs, at, json }) => {
-            let trust = ecpa_server::cards::CardTrust::from_config(&config).ok_or_else(|| {
+            let trust = ecpa_server::trust::CardTrust::from_config(&config).ok_or_else(|| {
                 ServerError::Config(
                     "certificate sign-in is not configured (card_pki_dir or card_roots and CAs)"
                         .into(),

@@ -2,7 +2,7 @@
 //! when, and what is missing; and, for given certificates, what the portal would decide and
 //! why, as at a chosen time. Operators run it before go-live, QA on real certificates.
 
-use crate::{cards::CardTrust, error::ServerError};
+use crate::{error::ServerError, trust::CardTrust};
 use ecpa_cardproto::{
     crl::{Crl, Status},
     profile,
@@ -358,7 +358,7 @@ pub fn run(
     let store = trust.build()?;
     let mut certs = vec![];
     for f in cert_files {
-        certs.push((f.display().to_string(), crate::cards::read_der(f)?));
+        certs.push((f.display().to_string(), crate::trust::read_der(f)?));
     }
     Ok(check(&store, &certs, at))
 }

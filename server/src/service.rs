@@ -102,7 +102,9 @@ pub struct Portal {
     pub cookies: CookieNames,
     pub clock: Clock,
     /// Certificate trust anchors and CRLs; `None` when certificate sign-in is off.
-    pub card_trust: Option<crate::cards::CardTrust>,
+    pub card_trust: Option<crate::trust::CardTrust>,
+    /// Keeps the configured CRL URLs fresh once `serve` starts it; `None` without URLs.
+    pub crl_fetcher: Option<crate::crl_fetch::CrlFetcher>,
     /// Outgoing mail (password reset links).
     pub mailer: Arc<crate::mail::Mailer>,
     /// The home page counters, recomputed at most every few seconds.
@@ -172,7 +174,18 @@ impl Portal {
             config.argon2_p,
             config.hash_concurrency,
         )?;
-        let card_trust = crate::cards::CardTrust::from_config(&config);
+        let card_trust = crate::trust::CardTrust::from_config(&config);
+        let crl_fetcher = card_trust.as_ref().and_then(|t| {
+            let urls = crate::crl_fetch::urls(&config, t);
+            (!urls.is_empty()).then(|| {
+                crate::crl_fetch::CrlFetcher::new(
+                    t.clone(),
+                    config.card_crl_dir.clone(),
+                    urls,
+                    Default::default(),
+                )
+            })
+        });
         let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
         Ok(Self {
             mailer,
@@ -186,6 +199,7 @@ impl Portal {
             throttle: ThrottlePolicy::default(),
             password_policy: PasswordPolicy::default(),
             card_trust,
+            crl_fetcher,
             clock,
         })
     }

@@ -118,9 +118,32 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// `ready` when the database answers, then one line per fetched CRL (`crl <status> <url>
+/// number=… next_update=… failures=… error=…`). A stale CRL does not make the instance
+/// unready: password sign-in and everything else still work; the cards it covers are
+/// refused with their own reason.
 async fn readyz(State(st): State<AppState>) -> Response {
     match st.portal.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => {
+            let mut body = String::from("ready\n");
+            if let Some(f) = &st.portal.crl_fetcher {
+                for c in f.states() {
+                    body.push_str(&format!(
+                        "crl {} {} number={} next_update={} failures={}{}\n",
+                        c.status,
+                        c.url,
+                        c.number.as_deref().unwrap_or("-"),
+                        c.next_update.map_or("-".into(), |n| n.to_string()),
+                        c.failures,
+                        c.last_error
+                            .as_deref()
+                            .map(|e| format!(" error={e}"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+            (StatusCode::OK, body).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()

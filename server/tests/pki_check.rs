@@ -3,7 +3,7 @@
 //! accepted and refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ecpa_server::{cards::CardTrust, config::Config, pki_check};
+use ecpa_server::{config::Config, pki_check, trust::CardTrust};
 use hsm_sim::{
     pki::Variant,
     sim::{Kind, NewCard, Sim},

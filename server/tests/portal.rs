@@ -501,7 +501,7 @@ async fn pages_health_and_headers(app: TestApp) {
     let ready = app.get("/readyz", &jar).await;
     assert_eq!(
         (ready.status, ready.body.as_str()),
-        (StatusCode::OK, "ready")
+        (StatusCode::OK, "ready\n")
     );
     app.portal.db.pool.close().await;
     let down = app.get("/readyz", &jar).await;
