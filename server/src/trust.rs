@@ -40,6 +40,9 @@ struct Inner {
     sources: Sources,
     cache: RwLock<Option<(Instant, Arc<TrustStore>)>>,
     reloading: AtomicBool,
+    /// Held while a reload reads and installs, so a reload that read the files earlier can
+    /// never install after one that read them later.
+    reload_order: Mutex<()>,
     /// The notes of the last load, logged again only when they change.
     logged: Mutex<Vec<String>>,
 }
@@ -118,6 +121,7 @@ impl CardTrust {
                 },
                 cache: RwLock::new(None),
                 reloading: AtomicBool::new(false),
+                reload_order: Mutex::new(()),
                 logged: Mutex::new(vec![]),
             }),
         })
@@ -192,7 +196,7 @@ impl CardTrust {
                 }
                 Ok(t)
             }
-            None => Ok(self.install(self.build()?)),
+            None => self.reload_now(),
         }
     }
 
@@ -218,6 +222,11 @@ impl CardTrust {
     /// Reads everything now and swaps it in (blocking: call off the async runtime). On a
     /// failure the previous store stays.
     pub fn reload_now(&self) -> Result<Arc<TrustStore>> {
+        let _order = self
+            .inner
+            .reload_order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let store = self.build()?;
         Ok(self.install(store))
     }
