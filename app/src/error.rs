@@ -227,9 +227,10 @@ pub fn card_refusal_message(r: ProofRefusal) -> &'static str {
         ProofRefusal::CertificateExpired => "此憑證已過期，請至憑證管理中心辦理展期或換發。",
         ProofRefusal::CertificateNotYetValid => "此憑證尚未生效。",
         ProofRefusal::Revoked => "此憑證已被廢止，無法使用。",
-        ProofRefusal::CrlStale | ProofRefusal::CrlMissing => {
+        ProofRefusal::CrlStale | ProofRefusal::CrlMissing | ProofRefusal::OcspUnavailable => {
             "目前無法確認憑證的廢止狀態，請稍後再試。"
         }
+        ProofRefusal::OcspUnknown => "憑證管理中心查無此憑證的狀態，無法使用。",
         ProofRefusal::ChallengeMalformed | ProofRefusal::ChallengeWrongOrigin => {
             "簽章內容不是本網站的登入請求，已拒絕。"
         }

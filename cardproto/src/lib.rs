@@ -33,6 +33,8 @@ pub mod challenge;
 #[cfg(feature = "verify")]
 pub mod crl;
 pub mod hipki;
+#[cfg(feature = "verify")]
+pub mod ocsp;
 #[cfg(feature = "x509")]
 pub mod profile;
 pub mod refusal;

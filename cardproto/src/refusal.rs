@@ -20,6 +20,10 @@ pub enum ProofRefusal {
     Revoked,
     CrlStale,
     CrlMissing,
+    /// OCSP is required and no valid, current answer could be had.
+    OcspUnavailable,
+    /// The OCSP responder does not know the certificate.
+    OcspUnknown,
     // The challenge.
     ChallengeMalformed,
     ChallengeWrongOrigin,
@@ -58,6 +62,8 @@ impl ProofRefusal {
             ProofRefusal::Revoked => "cert.revoked",
             ProofRefusal::CrlStale => "crl.stale",
             ProofRefusal::CrlMissing => "crl.missing",
+            ProofRefusal::OcspUnavailable => "ocsp.unavailable",
+            ProofRefusal::OcspUnknown => "ocsp.unknown",
             ProofRefusal::ChallengeMalformed => "challenge.malformed",
             ProofRefusal::ChallengeWrongOrigin => "challenge.origin",
             ProofRefusal::ChallengeUnknown => "challenge.unknown",

@@ -311,6 +311,8 @@ pub struct CheckedCert {
     /// SHA-256 of the DER, hex: what a binding is keyed by.
     pub fingerprint: String,
     pub der: Vec<u8>,
+    /// The issuing CA's certificate (what an OCSP request names).
+    pub issuer_der: Vec<u8>,
 }
 
 pub fn fingerprint(der: &[u8]) -> String {
@@ -452,11 +454,16 @@ pub fn check_certificate(
             ))?;
         }
     }
+    let issuer_der = chain
+        .first()
+        .map(|c| c.as_ref().to_vec())
+        .unwrap_or_default();
     Ok(CheckedCert {
         kind,
         fingerprint: fingerprint(der),
         profile: p,
         der: der.to_vec(),
+        issuer_der,
     })
 }
 

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use hsm_sim::{
     pcscd::{self, Pcscd, Private},
-    pki::Variant,
+    pki::{Ca, Variant},
     reader,
     sim::{CardMeta, Kind, NewCard, Sim, SimError},
 };
@@ -142,6 +142,20 @@ enum PkiCmd {
     Crl {
         #[arg(long)]
         stale: bool,
+    },
+    /// Print the CA database of the natural-person (or --org) test CA in OpenSSL's
+    /// `index.txt` format, for `openssl ocsp -index`.
+    OcspIndex {
+        #[arg(long)]
+        org: bool,
+    },
+    /// Certify an RSA key (SubjectPublicKeyInfo, PEM or DER) as the CA's delegated OCSP
+    /// responder; prints the certificate (PEM) for `openssl ocsp -rsigner`.
+    OcspResponder {
+        #[arg(long)]
+        org: bool,
+        #[arg(long)]
+        pubkey: PathBuf,
     },
 }
 
@@ -644,6 +658,27 @@ fn run(cli: Cli) -> Result<(), SimError> {
             print(json, &serde_json::json!({ "stale": stale }), || {
                 format!("CRLs re-issued{}", if stale { " (stale)" } else { "" })
             });
+        }
+        Cmd::Pki(PkiCmd::OcspIndex { org }) => {
+            let index = sim.ocsp_index(if org { Ca::Gca } else { Ca::Moica })?;
+            print!("{index}");
+        }
+        Cmd::Pki(PkiCmd::OcspResponder { org, pubkey }) => {
+            let raw = std::fs::read(&pubkey).map_err(|e| {
+                SimError::Invalid("public key", format!("{}: {e}", pubkey.display()))
+            })?;
+            let der = if raw.starts_with(b"-----BEGIN") {
+                use base64::Engine;
+                let text = String::from_utf8_lossy(&raw);
+                let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| SimError::Invalid("public key", e.to_string()))?
+            } else {
+                raw
+            };
+            let cert = sim.ocsp_responder_cert(if org { Ca::Gca } else { Ca::Moica }, &der, now)?;
+            print!("{}", hsm_sim::pki::pem("CERTIFICATE", &cert));
         }
         Cmd::Pcscd(_) => {}
     }

@@ -111,6 +111,63 @@ impl SigningKey for HsmKey<'_> {
     }
 }
 
+/// An RSA public key made outside SoftHSM (an OCSP responder's), for rcgen to certify.
+pub struct ExternalRsaKey {
+    pkcs1: Vec<u8>,
+}
+
+impl ExternalRsaKey {
+    /// From a SubjectPublicKeyInfo (DER) holding an RSA key.
+    pub fn from_spki(spki_der: &[u8]) -> Result<Self, PkiError> {
+        use x509_parser::prelude::FromDer;
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| PkiError::Other(format!("public key: {e}")))?;
+        if spki.algorithm.algorithm.to_id_string() != "1.2.840.113549.1.1.1" {
+            return Err(PkiError::Other("the responder key must be RSA".into()));
+        }
+        Ok(Self {
+            pkcs1: spki.subject_public_key.data.to_vec(),
+        })
+    }
+}
+
+impl PublicKeyData for ExternalRsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.pkcs1
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &PKCS_RSA_SHA256
+    }
+}
+
+/// A delegated OCSP responder of `ca`: OCSPSigning, digitalSignature, 30 days, and
+/// id-pkix-ocsp-nocheck (its own status is not asked).
+pub fn ocsp_responder_params(ca: Ca, now: OffsetDateTime) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, printable("TW"));
+    dn.push(DnType::OrganizationName, "行政院");
+    dn.push(
+        DnType::CommonName,
+        DnValue::Utf8String(format!("{} OCSP Responder (測試用)", ca.file_stem())),
+    );
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::NoCa;
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::OcspSigning];
+    let mut serial: [u8; 16] = rand::random();
+    serial[0] = (serial[0] & 0x7F) | 0x10;
+    p.serial_number = Some(SerialNumber::from_slice(&serial));
+    p.not_before = now - Duration::minutes(5);
+    p.not_after = now + Duration::days(30);
+    p.use_authority_key_identifier_extension = true;
+    p.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 5, 5, 7, 48, 1, 5],
+        vec![0x05, 0x00],
+    )];
+    p
+}
+
 /// The CAs of the simulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -556,6 +556,81 @@ impl Sim {
         Ok(meta)
     }
 
+    /// The CA database of `ca` in OpenSSL's `index.txt` format, for `openssl ocsp -index`:
+    /// one line per certificate the simulator issued (`V` valid, `R` revoked with its time).
+    pub fn ocsp_index(&self, ca: Ca) -> Result<String> {
+        use x509_parser::prelude::FromDer;
+        let st = self.pki_state()?;
+        let revoked: BTreeMap<String, String> = st
+            .revoked
+            .get(ca.file_stem())
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default();
+        let asn1 = |t: OffsetDateTime| {
+            format!(
+                "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+                t.year() % 100,
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        };
+        let mut out = String::new();
+        for card in self.cards()?.into_iter().filter(|c| c.issuer == ca) {
+            for der in [card.sign_cert_der(), card.enc_cert_der()] {
+                let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(&der) else {
+                    continue;
+                };
+                let serial = hex::encode_upper(c.raw_serial());
+                let expiry =
+                    OffsetDateTime::from_unix_timestamp(c.validity().not_after.timestamp())
+                        .map_err(|e| SimError::Other(e.to_string()))?;
+                // Unique per line: OpenSSL indexes subjects unless told otherwise.
+                let subject = format!("/CN={}/serialNumber={serial}", card.number);
+                match revoked.get(&serial.to_lowercase()) {
+                    Some(t) => {
+                        let at = OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .map_err(|e| SimError::Other(e.to_string()))?;
+                        out.push_str(&format!(
+                            "R\t{}\t{},keyCompromise\t{serial}\tunknown\t{subject}\n",
+                            asn1(expiry),
+                            asn1(at)
+                        ));
+                    }
+                    None => out.push_str(&format!(
+                        "V\t{}\t\t{serial}\tunknown\t{subject}\n",
+                        asn1(expiry)
+                    )),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A delegated OCSP responder certificate of `ca` (OCSPSigning, 30 days) for an RSA key
+    /// made elsewhere (`spki_der`: its SubjectPublicKeyInfo), e.g. by `openssl genpkey` for
+    /// `openssl ocsp -rsigner … -rkey …`.
+    pub fn ocsp_responder_cert(
+        &self,
+        ca: Ca,
+        spki_der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>> {
+        let st = self.pki_state()?;
+        let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
+        let issuer = pki::issuer(ca, self.ca_key(&st, ca, Some(&session))?);
+        let key = pki::ExternalRsaKey::from_spki(spki_der)?;
+        Ok(pki::ocsp_responder_params(ca, now)
+            .signed_by(&key, &issuer)?
+            .der()
+            .to_vec())
+    }
+
     /// The issuing CA revokes both certificates of the card and publishes new CRLs.
     pub fn revoke(&self, number: &str, now: OffsetDateTime) -> Result<CardMeta> {
         let mut card = self.card(number)?;

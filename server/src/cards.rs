@@ -215,6 +215,13 @@ impl Portal {
         let checked = verify::check_certificate(&trust, &t.certificate, now.unix_timestamp())
             .map_err(refused)?;
         verify::check_signature(&t.certificate, t.tbs.as_bytes(), &t.signature).map_err(refused)?;
+        // OCSP last: the only step that may wait on the network, for proofs that passed
+        // everything else.
+        if let Some(o) = &self.ocsp {
+            o.check(&checked, now.unix_timestamp())
+                .await
+                .map_err(refused)?;
+        }
         Ok(checked)
     }
 

@@ -50,6 +50,12 @@ pub struct Config {
     pub card_crl_fetch_ca_points: bool,
     /// Where fetched CRLs are kept (the last good one of each URL survives restarts).
     pub card_crl_dir: PathBuf,
+    /// OCSP at sign-in: off, aia (the responder the certificate names) or a responder URL.
+    pub card_ocsp: crate::ocsp::OcspMode,
+    /// How long to wait for an OCSP responder.
+    pub card_ocsp_timeout_secs: u64,
+    /// How long an OCSP answer is reused (never past its nextUpdate); 0: ask every time.
+    pub card_ocsp_cache_secs: i64,
     /// How long a card challenge is valid (seconds).
     pub challenge_ttl_secs: i64,
     /// Outgoing mail (password reset links): an SMTP relay when `smtp_host` is set,
@@ -111,6 +117,9 @@ struct FileConfig {
     card_crl_urls: Option<Vec<String>>,
     card_crl_fetch_ca_points: Option<bool>,
     card_crl_dir: Option<PathBuf>,
+    card_ocsp: Option<String>,
+    card_ocsp_timeout_secs: Option<u64>,
+    card_ocsp_cache_secs: Option<i64>,
     challenge_ttl_secs: Option<i64>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
@@ -157,6 +166,9 @@ impl Config {
             card_crl_urls: vec![],
             card_crl_fetch_ca_points: false,
             card_crl_dir: PathBuf::from("data/crl"),
+            card_ocsp: crate::ocsp::OcspMode::Off,
+            card_ocsp_timeout_secs: 5,
+            card_ocsp_cache_secs: 300,
             challenge_ttl_secs: 300,
             smtp_host: None,
             smtp_port: 25,
@@ -257,6 +269,22 @@ impl Config {
             parse::<bool>
         );
         set!(card_crl_dir, "ECPA_CARD_CRL_DIR", parse::<PathBuf>);
+        set!(
+            card_ocsp_timeout_secs,
+            "ECPA_CARD_OCSP_TIMEOUT_SECS",
+            parse::<u64>
+        );
+        set!(
+            card_ocsp_cache_secs,
+            "ECPA_CARD_OCSP_CACHE_SECS",
+            parse::<i64>
+        );
+        if let Some(v) = fc.card_ocsp {
+            c.card_ocsp = v.parse().map_err(ServerError::Config)?;
+        }
+        if let Some(v) = env("ECPA_CARD_OCSP") {
+            c.card_ocsp = v.parse().map_err(ServerError::Config)?;
+        }
         if let Some(v) = fc.card_crl_urls {
             c.card_crl_urls = v;
         }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod hashing;
 pub mod limits;
 pub mod mail;
+pub mod ocsp;
 pub mod personnel;
 pub mod pki_check;
 pub mod service;

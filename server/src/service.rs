@@ -105,6 +105,8 @@ pub struct Portal {
     pub card_trust: Option<crate::trust::CardTrust>,
     /// Keeps the configured CRL URLs fresh once `serve` starts it; `None` without URLs.
     pub crl_fetcher: Option<crate::crl_fetch::CrlFetcher>,
+    /// OCSP at sign-in; `None` when off.
+    pub ocsp: Option<crate::ocsp::OcspChecker>,
     /// Outgoing mail (password reset links).
     pub mailer: Arc<crate::mail::Mailer>,
     /// The home page counters, recomputed at most every few seconds.
@@ -187,6 +189,11 @@ impl Portal {
             })
         });
         let mailer = Arc::new(crate::mail::Mailer::from_config(&config)?);
+        let ocsp = crate::ocsp::OcspChecker::new(
+            config.card_ocsp.clone(),
+            std::time::Duration::from_secs(config.card_ocsp_timeout_secs.max(1)),
+            config.card_ocsp_cache_secs,
+        );
         Ok(Self {
             mailer,
             stats_cache: Default::default(),
@@ -200,6 +207,7 @@ impl Portal {
             password_policy: PasswordPolicy::default(),
             card_trust,
             crl_fetcher,
+            ocsp,
             clock,
         })
     }

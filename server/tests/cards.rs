@@ -28,19 +28,32 @@ struct Env {
 }
 
 async fn env(kind: Kind) -> Env {
+    env_with(kind, |_, _, _| ()).await.0
+}
+
+/// An environment whose configuration `setup` adjusts, with the simulator and its exported
+/// PKI at hand (what it returns is kept alive beside the environment).
+async fn env_with<T>(
+    kind: Kind,
+    setup: impl FnOnce(&Sim, &std::path::Path, &mut ecpa_server::config::Config) -> T,
+) -> (Env, T) {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::open(&dir.path().join("sim")).unwrap();
     sim.init(time::OffsetDateTime::now_utc()).unwrap();
     let export = dir.path().join("pki");
     sim.export(&export).unwrap();
     let mut config = test_config();
-    config.card_pki_dir = Some(export);
+    config.card_pki_dir = Some(export.clone());
+    let kept = setup(&sim, &export, &mut config);
     let app = TestApp::with_config(kind, config).await;
-    Env {
-        app,
-        sim,
-        _dir: dir,
-    }
+    (
+        Env {
+            app,
+            sim,
+            _dir: dir,
+        },
+        kept,
+    )
 }
 
 const PIN: &str = "123456";
@@ -236,8 +249,51 @@ on_both_databases!(
     happy_paths,
     rules_apply_again_at_sign_in,
     restart_between_challenge_and_signature,
-    same_certificate_bound_by_two_accounts_at_once
+    same_certificate_bound_by_two_accounts_at_once,
+    ocsp_refuses_what_the_crl_still_allows
 );
+
+/// OCSP on (a real `openssl ocsp` responder over the simulator's CA database, answers not
+/// reused): a card the server's CRL still calls good is refused at sign-in once the
+/// responder says revoked; the responder down refuses too (fail closed); nothing changes.
+async fn ocsp_refuses_what_the_crl_still_allows(app: TestApp) {
+    let kind = app.kind;
+    drop(app);
+    let (e, mut responder) = env_with(kind, |sim, pki, config| {
+        let signer = common::ocsp_responder::delegated_responder(sim, pki);
+        let r = common::ocsp_responder::Responder::start(
+            pki,
+            &sim.ocsp_index(Ca::Moica).unwrap(),
+            (&signer.0, &signer.1),
+        );
+        config.card_ocsp = ecpa_server::ocsp::OcspMode::Url(r.url());
+        config.card_ocsp_cache_secs = 0;
+        r
+    })
+    .await;
+    let good = natural(&e.sim, "王小明", "A123456789", Variant::Good);
+    responder.restart(&e.sim.ocsp_index(Ca::Moica).unwrap());
+    e.bind("wangxm", &good, "Natural").await.unwrap();
+    e.card_login(&good).await.1.unwrap();
+    // Revoked at the CA; the server's CRL copy is not refreshed, the responder knows.
+    e.sim
+        .revoke(&good, time::OffsetDateTime::now_utc())
+        .unwrap();
+    responder.restart(&e.sim.ocsp_index(Ca::Moica).unwrap());
+    let before = e.state().await;
+    let (_, r) = e.card_login(&good).await;
+    assert_eq!(card(r), ProofRefusal::Revoked);
+    // The responder down: refused, not waved through.
+    drop(responder);
+    let (_, r) = e.card_login(&good).await;
+    assert_eq!(card(r), ProofRefusal::OcspUnavailable);
+    assert_eq!(e.state().await, before);
+    assert_eq!(
+        e.count("SELECT COUNT(*) FROM audit_log WHERE detail = 'ocsp.unavailable'")
+            .await,
+        1
+    );
+}
 
 /// The server is restarted (a new process: new pool, new services, nothing in memory)
 /// between issuing the challenge and receiving the signature: the challenge is in the

@@ -1,6 +1,8 @@
 //! Test support: the real router over a real database (SQLite file or PostgreSQL).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ocsp_responder;
+
 use axum::{
     body::Body,
     http::{header, Request, Response, StatusCode},
