@@ -64,6 +64,12 @@ enum Cmd {
         card: String,
         #[arg(long)]
         reader: u8,
+        /// (re-executed after a PIN reset) the vpcd connection, inherited.
+        #[arg(long)]
+        fd: Option<i32>,
+        /// (re-executed) the command received but not yet answered, hex.
+        #[arg(long)]
+        pending: Option<String>,
     },
 }
 
@@ -384,8 +390,23 @@ fn eject(state: &Path, reader: u8) -> Result<String, SimError> {
     Ok(format!("card {} ejected from reader {reader}", o.card))
 }
 
-fn serve_card(sim: &Sim, card: &str, reader: u8) -> Result<(), SimError> {
-    let inserted = reader::insert(sim, card, reader)?;
+fn serve_card(
+    sim: &Sim,
+    card: &str,
+    reader: u8,
+    fd: Option<i32>,
+    pending: Option<String>,
+) -> Result<(), SimError> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let other = |e: std::io::Error| SimError::Other(e.to_string());
+    let meta = sim.card(card)?;
+    let stream = match fd {
+        // SAFETY: the descriptor is the vpcd connection the previous image of this process
+        // handed over across exec (see below); nothing else in this process owns it.
+        Some(fd) => unsafe { std::net::TcpStream::from_raw_fd(fd) },
+        None => reader::connect(reader).map_err(|e| SimError::Other(e.to_string()))?,
+    };
+    let pending = pending.and_then(|h| hex::decode(h).ok());
     // A test harness can ask the card to leave the reader when the harness is gone
     // (`HSM_SIM_WATCH_PID`), so an interrupted run leaves no card behind.
     if let Some(pid) = std::env::var("HSM_SIM_WATCH_PID")
@@ -408,9 +429,39 @@ fn serve_card(sim: &Sim, card: &str, reader: u8) -> Result<(), SimError> {
     };
     let json = serde_json::to_vec(&occ).map_err(|e| SimError::Other(e.to_string()))?;
     hsm_sim::sim::write_atomic(&reader_file(&sim.state, reader), &json)?;
-    inserted.wait();
-    let _ = std::fs::remove_file(reader_file(&sim.state, reader));
-    Ok(())
+    let mut piv = reader::piv_card(sim, &meta);
+    let changed = || piv_pin_changed(sim, card, meta.pin_generation);
+    match reader::serve_until(&mut piv, stream, pending, &changed).map_err(other)? {
+        None => {
+            let _ = std::fs::remove_file(reader_file(&sim.state, reader));
+            Ok(())
+        }
+        Some((frame, stream)) => {
+            // The PIN was reset by another process: this process's SoftHSM still knows only
+            // the old one. The same process (pid, reader file) becomes a fresh image on the
+            // same connection, so the card never leaves the reader, and answers the PIN
+            // command with the new PIN.
+            use std::os::unix::process::CommandExt;
+            let fd = stream.into_raw_fd();
+            // SAFETY: clears close-on-exec on a descriptor this process owns.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            }
+            let exe = std::env::current_exe().map_err(other)?;
+            let err = std::process::Command::new(exe)
+                .arg("--state")
+                .arg(&sim.state)
+                .args(["serve-card", card, "--reader", &reader.to_string()])
+                .args(["--fd", &fd.to_string(), "--pending", &hex::encode(frame)])
+                .exec();
+            Err(SimError::Other(format!("re-exec after a PIN reset: {err}")))
+        }
+    }
+}
+
+fn piv_pin_changed(sim: &Sim, card: &str, loaded: u32) -> bool {
+    sim.card(card).is_ok_and(|m| m.pin_generation != loaded)
 }
 
 fn run(cli: Cli) -> Result<(), SimError> {
@@ -605,7 +656,12 @@ fn run(cli: Cli) -> Result<(), SimError> {
                 || msg,
             );
         }
-        Cmd::ServeCard { card, reader } => serve_card(&sim, &card, reader)?,
+        Cmd::ServeCard {
+            card,
+            reader,
+            fd,
+            pending,
+        } => serve_card(&sim, &card, reader, fd, pending)?,
         Cmd::Status => {
             let readers = pcscd::readers();
             let slots: Vec<_> = (0..reader::READERS)

@@ -81,8 +81,13 @@ impl Backend for HsmCard {
             .map_err(|e| BackendError::Device(e.to_string()))
     }
 
+    /// The card's record is the truth: `hsm-sim card lock` / `reset-pin` (another process)
+    /// take effect on an inserted card at the next PIN check, as on a real card the issuer
+    /// changed.
     fn tries_left(&self) -> u8 {
-        self.tries
+        Sim::open(&self.sim_state)
+            .and_then(|sim| sim.card(&self.number))
+            .map_or(self.tries, |m| m.tries_left)
     }
 
     fn set_tries_left(&mut self, n: u8) -> Result<(), BackendError> {
@@ -187,20 +192,41 @@ fn write_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 }
 
 /// Serves `card` on an open vpcd connection until it closes.
-pub fn serve<B: Backend>(card: &mut PivCard<B>, mut s: TcpStream) -> std::io::Result<()> {
+pub fn serve<B: Backend>(card: &mut PivCard<B>, s: TcpStream) -> std::io::Result<()> {
+    serve_until(card, s, None, &|| false).map(|_| ())
+}
+
+/// Serves `card` (first answering `pending`, a frame already read) until the connection
+/// closes (`None`), or until a VERIFY (PIN) command arrives while `pin_changed()` says the
+/// PIN was reset elsewhere: then that command is returned unanswered, for a fresh process
+/// to answer (`hsm-sim serve-card` re-executes itself on the same connection).
+pub fn serve_until<B: Backend>(
+    card: &mut PivCard<B>,
+    mut s: TcpStream,
+    pending: Option<Vec<u8>>,
+    pin_changed: &dyn Fn() -> bool,
+) -> std::io::Result<Option<(Vec<u8>, TcpStream)>> {
     s.set_nodelay(true)?;
-    while let Some(frame) = read_frame(&mut s)? {
+    let mut pending = pending;
+    loop {
+        let frame = match pending.take() {
+            Some(f) => f,
+            None => match read_frame(&mut s)? {
+                Some(f) => f,
+                None => return Ok(None),
+            },
+        };
         match frame.as_slice() {
             [0] | [1] | [2] => card.reset(),
             [4] => write_frame(&mut s, &piv::atr())?,
             [_] => {}
+            [_, 0x20, ..] if pin_changed() => return Ok(Some((frame, s))),
             apdu => {
                 let r = card.process(apdu);
                 write_frame(&mut s, &r)?;
             }
         }
     }
-    Ok(())
 }
 
 pub fn connect(reader: u8) -> Result<TcpStream, ReaderError> {

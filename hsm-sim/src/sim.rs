@@ -117,6 +117,10 @@ pub struct CardMeta {
     pub enc_serial: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Counts PIN resets: a process serving the card in a reader compares it to the one it
+    /// started with (its SoftHSM instance only sees PINs set before it started).
+    #[serde(default)]
+    pub pin_generation: u32,
 }
 
 impl CardMeta {
@@ -551,6 +555,7 @@ impl Sim {
             sign_serial: hex::encode(&s1),
             enc_serial: hex::encode(&s2),
             created_at: now,
+            pin_generation: 0,
         };
         self.save_card(&meta)?;
         Ok(meta)
@@ -670,6 +675,7 @@ impl Sim {
         let mut card = self.card(number)?;
         self.hsm.reset_user_pin(number, &card.so_pin, new_pin)?;
         card.tries_left = crate::piv::MAX_TRIES;
+        card.pin_generation = card.pin_generation.wrapping_add(1);
         self.save_card(&card)?;
         Ok(card)
     }

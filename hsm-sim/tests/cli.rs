@@ -162,6 +162,22 @@ fn qa_walk_through() {
     let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["locked"], true);
 
+    // The issuer's changes reach the card while it stays in the reader (another process
+    // serves it): a new PIN works at once; a lock blocks at once.
+    let (ok, _, err) = sim(st, &["card", "reset-pin", &number, "--pin", "654321"]);
+    assert!(ok, "{err}");
+    let listed = p11(&["--login", "--pin", "654321", "-O"]);
+    assert!(
+        !listed.contains("CKR_"),
+        "the new PIN works without re-inserting: {listed}"
+    );
+    let (ok, _, err) = sim(st, &["card", "lock", &number]);
+    assert!(ok, "{err}");
+    assert!(p11(&["--login", "--pin", "654321", "-O"]).contains("CKR_PIN_LOCKED"));
+    let (ok, _, err) = sim(st, &["card", "reset-pin", &number, "--pin", "123456"]);
+    assert!(ok, "{err}");
+    assert!(!p11(&["--login", "--pin", "123456", "-O"]).contains("CKR_"));
+
     let (ok, out, _) = sim(st, &["eject", "--reader", "1"]);
     assert!(ok && out.contains("ejected"), "{out}");
     eventually("token gone", || !p11(&["-L"]).contains("王小明"));
