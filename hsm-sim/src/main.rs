@@ -89,6 +89,9 @@ enum VariantArg {
     Mobile,
     AlienResident,
     Unit,
+    G3,
+    School,
+    SchoolSecondary,
 }
 
 #[derive(Subcommand)]
@@ -588,6 +591,9 @@ fn run(cli: Cli) -> Result<(), SimError> {
                         VariantArg::Mobile => Variant::Mobile,
                         VariantArg::AlienResident => Variant::AlienResident,
                         VariantArg::Unit => Variant::Unit,
+                        VariantArg::G3 => Variant::G3,
+                        VariantArg::School => Variant::School,
+                        VariantArg::SchoolSecondary => Variant::SchoolSecondary,
                     };
                     let spec = NewCard {
                         kind,

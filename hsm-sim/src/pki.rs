@@ -29,6 +29,7 @@ pub mod oid {
     pub const TYPE_ALIEN_RESIDENT: &[u64] = &[2, 16, 886, 1, 100, 3, 1, 9];
     pub const TYPE_GOVERNMENT_AGENCY: &[u64] = &[2, 16, 886, 1, 100, 3, 2, 1, 1];
     pub const TYPE_GOVERNMENT_UNIT: &[u64] = &[2, 16, 886, 1, 100, 3, 2, 1, 2];
+    pub const TYPE_SCHOOL: &[u64] = &[2, 16, 886, 1, 100, 3, 2, 11];
     /// Card form: `mobile`, `primary`, `secondary`.
     pub const CARD_FORM: &[u64] = &[2, 16, 886, 1, 100, 2, 2];
     pub const CRL_DISTRIBUTION_POINTS: &[u64] = &[2, 5, 29, 31];
@@ -168,7 +169,11 @@ pub fn ocsp_responder_params(ca: Ca, now: OffsetDateTime) -> CertificateParams {
     p
 }
 
-/// The CAs of the simulator.
+/// The CAs of the simulator, shaped as the real hierarchy: two root generations (GRCA G2
+/// without a CN, GRCA G3 with one), two MOICA generations with **one name and two keys**
+/// (G2-style under the G2 root, G3-style with the digitalSignature bit under the G3 root,
+/// 4096-bit keys where the real ones have them), GCA and an XCA-like CA for schools under
+/// the G2 root, and an untrusted look-alike of MOICA under a root nobody trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ca {
@@ -177,16 +182,25 @@ pub enum Ca {
     Gca,
     UntrustedRoot,
     UntrustedMoica,
+    RootG3,
+    MoicaG3,
+    Xca,
 }
 
 impl Ca {
-    pub const ALL: [Ca; 5] = [
+    pub const ALL: [Ca; 8] = [
         Ca::Root,
         Ca::Moica,
         Ca::Gca,
         Ca::UntrustedRoot,
         Ca::UntrustedMoica,
+        Ca::RootG3,
+        Ca::MoicaG3,
+        Ca::Xca,
     ];
+
+    /// The CAs that issue cards (and publish partitioned CRLs).
+    pub const ISSUING: [Ca; 5] = [Ca::Moica, Ca::MoicaG3, Ca::Gca, Ca::Xca, Ca::UntrustedMoica];
 
     /// The key's CKA_ID in the CA token.
     pub fn key_id(self) -> u8 {
@@ -196,6 +210,17 @@ impl Ca {
             Ca::Gca => 3,
             Ca::UntrustedRoot => 4,
             Ca::UntrustedMoica => 5,
+            Ca::RootG3 => 6,
+            Ca::MoicaG3 => 7,
+            Ca::Xca => 8,
+        }
+    }
+
+    /// RSA key size: 4096 where the real CA's is (GRCA G2/G3, MOICA G3).
+    pub fn key_bits(self) -> u32 {
+        match self {
+            Ca::Root | Ca::RootG3 | Ca::MoicaG3 => 4096,
+            _ => 2048,
         }
     }
 
@@ -206,13 +231,17 @@ impl Ca {
             Ca::Gca => "test-gca",
             Ca::UntrustedRoot => "untrusted-root",
             Ca::UntrustedMoica => "untrusted-moica",
+            Ca::RootG3 => "test-grca-g3-root",
+            Ca::MoicaG3 => "test-moica-g3",
+            Ca::Xca => "test-xca",
         }
     }
 
     pub fn parent(self) -> Option<Ca> {
         match self {
-            Ca::Root | Ca::UntrustedRoot => None,
-            Ca::Moica | Ca::Gca => Some(Ca::Root),
+            Ca::Root | Ca::UntrustedRoot | Ca::RootG3 => None,
+            Ca::Moica | Ca::Gca | Ca::Xca => Some(Ca::Root),
+            Ca::MoicaG3 => Some(Ca::RootG3),
             Ca::UntrustedMoica => Some(Ca::UntrustedRoot),
         }
     }
@@ -227,12 +256,19 @@ impl Ca {
                 DnType::OrganizationName,
                 printable("Government Root Certification Authority TEST hsm-sim"),
             ),
+            Ca::RootG3 => {
+                dn.push(DnType::OrganizationName, "行政院");
+                dn.push(
+                    DnType::CommonName,
+                    printable("Government Root Certification Authority - G3 TEST hsm-sim"),
+                );
+            }
             Ca::UntrustedRoot => dn.push(
                 DnType::OrganizationName,
                 printable("Untrusted Root Certification Authority TEST hsm-sim"),
             ),
-            // The look-alike uses the same name as the test MOICA: only the key differs.
-            Ca::Moica | Ca::UntrustedMoica => {
+            // Both generations and the look-alike share one name: only the keys differ.
+            Ca::Moica | Ca::MoicaG3 | Ca::UntrustedMoica => {
                 dn.push(DnType::OrganizationName, "行政院");
                 dn.push(
                     DnType::OrganizationalUnitName,
@@ -243,32 +279,55 @@ impl Ca {
                 dn.push(DnType::OrganizationName, "行政院");
                 dn.push(DnType::OrganizationalUnitName, "(測試用) 政府憑證管理中心");
             }
+            Ca::Xca => {
+                dn.push(DnType::OrganizationName, "行政院");
+                dn.push(
+                    DnType::OrganizationalUnitName,
+                    "(測試用) 組織及團體憑證管理中心",
+                );
+            }
         }
         dn
     }
 
-    /// The CA's certificate parameters; `key_id` is its key identifier.
-    pub fn params(self, key_id: Vec<u8>) -> CertificateParams {
+    /// The CA's certificate parameters; `key_id` is its key identifier. Issuing CAs name
+    /// their root's ARL as their CRL distribution point, as MOICA G2/G3 do.
+    pub fn params(self, key_id: Vec<u8>, publication: &Publication) -> CertificateParams {
         let mut p = CertificateParams::default();
         p.distinguished_name = self.dn();
         p.is_ca = IsCa::Ca(match self.parent() {
             None => BasicConstraints::Unconstrained,
             Some(_) => BasicConstraints::Constrained(0),
         });
-        p.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        // The G3 generation carries the digitalSignature bit, as GRCA G3 and MOICA G3 do.
+        if matches!(self, Ca::RootG3 | Ca::MoicaG3) {
+            p.key_usages.push(KeyUsagePurpose::DigitalSignature);
+        }
         p.not_before = time::macros::datetime!(2020-01-01 00:00 UTC);
         p.not_after = if self.parent().is_none() {
-            time::macros::datetime!(2045-12-31 23:59:59 UTC)
+            time::macros::datetime!(2045-12-31 15:59:59 UTC)
         } else {
-            time::macros::datetime!(2040-12-31 23:59:59 UTC)
+            time::macros::datetime!(2040-12-31 15:59:59 UTC)
         };
         p.serial_number = Some(SerialNumber::from(u64::from(self.key_id()) + 0x5157_0000));
         p.key_identifier_method = KeyIdMethod::PreSpecified(key_id);
         p.use_authority_key_identifier_extension = self.parent().is_some();
+        if let Some(root) = self.parent() {
+            p.custom_extensions = vec![CustomExtension::from_oid_content(
+                oid::CRL_DISTRIBUTION_POINTS,
+                crl_distribution_points(&[publication.complete_crl(root)]),
+            )];
+        }
+        p
+    }
+
+    /// The G3 root certified by the G2 root's key (as GRCA certifies one generation with
+    /// the other): same subject and key as the self-signed G3 root.
+    pub fn cross_params(key_id: Vec<u8>, publication: &Publication) -> CertificateParams {
+        let mut p = Ca::RootG3.params(key_id, publication);
+        p.serial_number = Some(SerialNumber::from(0x5157_0C03u64));
+        p.use_authority_key_identifier_extension = true;
         p
     }
 }
@@ -281,7 +340,8 @@ fn printable(s: &str) -> DnValue {
 
 /// An issuer built from a CA's parameters and its key in SoftHSM.
 pub fn issuer<'a>(ca: Ca, key: HsmKey<'a>) -> Issuer<'a, HsmKey<'a>> {
-    Issuer::new(ca.params(key.key_id()), key)
+    let publication = crate::sim::publication();
+    Issuer::new(ca.params(key.key_id(), &publication), key)
 }
 
 /// Which profile a card certificate follows (facts: `../shared/real-pki/README.md`).
@@ -296,14 +356,24 @@ pub enum Holder {
         /// 外來人口 (subject type 2.16.886.1.100.3.1.9) rather than a citizen.
         alien: bool,
     },
-    /// 機關憑證: agency (or unit) name, its 16-digit identifier, its OID.
+    /// 機關憑證: agency (or unit, or school) name, its 16-digit identifier, its OID.
     Organization {
         agency_name: String,
         holder_id: String,
         agency_oid: String,
-        /// 政府單位 (2.16.886.1.100.3.2.1.2) rather than 政府機關 (…3.2.1.1).
-        unit: bool,
+        org_type: OrgType,
     },
+}
+
+/// The organization profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgType {
+    /// 政府機關 (2.16.886.1.100.3.2.1.1), from GCA.
+    Agency,
+    /// 政府單位 (…3.2.1.2), from GCA.
+    Unit,
+    /// A school (…3.2.11), from XCA: subject `C, O` only; primary card or 附卡.
+    School { secondary: bool },
 }
 
 /// A 16-digit holder identifier derived from `key` (a national ID or agency OID): stable,
@@ -414,6 +484,13 @@ pub enum Variant {
     AlienResident,
     /// An organization card of a government unit (政府單位, 2.16.886.1.100.3.2.1.2).
     Unit,
+    /// A natural-person card of the second MOICA generation (same CA name, another key,
+    /// under the G3 root).
+    G3,
+    /// A school's organization card from the XCA-like CA (primary card).
+    School,
+    /// A school's secondary card (附卡).
+    SchoolSecondary,
 }
 
 fn der_oid(w: yasna::DERWriter, arcs: &[u64]) {
@@ -451,18 +528,25 @@ pub fn subject_directory_attributes(holder: &Holder, mobile: bool) -> Vec<u8> {
                 attribute(w.next(), oid::ID_LAST4, |w| w.write_utf8_string(id_last4));
             }
             Holder::Organization {
-                agency_oid, unit, ..
+                agency_oid,
+                org_type,
+                ..
             } => {
                 let arcs: Vec<u64> = agency_oid
                     .split('.')
                     .filter_map(|a| a.parse().ok())
                     .collect();
-                let ty = if *unit {
-                    oid::TYPE_GOVERNMENT_UNIT
-                } else {
-                    oid::TYPE_GOVERNMENT_AGENCY
+                let ty = match org_type {
+                    OrgType::Agency => oid::TYPE_GOVERNMENT_AGENCY,
+                    OrgType::Unit => oid::TYPE_GOVERNMENT_UNIT,
+                    OrgType::School { .. } => oid::TYPE_SCHOOL,
                 };
                 attribute(w.next(), oid::SUBJECT_TYPE, |w| der_oid(w, ty));
+                if let OrgType::School { secondary } = org_type {
+                    attribute(w.next(), oid::CARD_FORM, |w| {
+                        w.write_printable_string(if *secondary { "secondary" } else { "primary" })
+                    });
+                }
                 attribute(w.next(), oid::AGENCY_OID, |w| der_oid(w, &arcs));
             }
         })
@@ -512,14 +596,24 @@ pub fn card_params(
             ..
         } => (agency_name, holder_id),
     };
+    let school = matches!(
+        holder,
+        Holder::Organization {
+            org_type: OrgType::School { .. },
+            ..
+        }
+    );
     if let Holder::Organization { agency_name, .. } = holder {
         dn.push(DnType::OrganizationName, agency_name.as_str());
     }
-    dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
-    dn.push(
-        DnType::CustomDnType(oid::SERIAL_NUMBER_ATTR.to_vec()),
-        printable(id),
-    );
+    // XCA school certificates name the organization only (no CN, no serialNumber).
+    if !school {
+        dn.push(DnType::CommonName, DnValue::Utf8String(cn.clone()));
+        dn.push(
+            DnType::CustomDnType(oid::SERIAL_NUMBER_ATTR.to_vec()),
+            printable(id),
+        );
+    }
     p.distinguished_name = dn;
     p.serial_number = Some(SerialNumber::from_slice(serial));
     p.is_ca = IsCa::NoCa;

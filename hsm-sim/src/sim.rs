@@ -74,6 +74,9 @@ struct PkiState {
     revoked: BTreeMap<String, Vec<(String, String)>>,
 }
 
+/// The G3 test root certified by the G2 test root (DER, in the `pki` folder).
+pub const CROSS_CERT: &str = "test-grca-g2-to-g3-cross.der";
+
 /// The URL the CRL distribution points and AIA of new cards point at
 /// (`HSM_SIM_PUBLISH_URL`, default `http://pki.hsm-sim.test`): serve the `pki` folder there
 /// (`crl/*.crl`, `certs/*.der`) for a server that fetches its CRLs.
@@ -205,6 +208,19 @@ impl Sim {
         self.pki_state().is_ok() && self.hsm.has_token(CA_TOKEN)
     }
 
+    /// Completes a test PKI made by an older simulator (new CAs, their CRLs); nothing when
+    /// it is complete.
+    pub fn upgrade(&self, now: OffsetDateTime) -> Result<bool> {
+        let mut st = self.pki_state()?;
+        let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
+        if !self.add_missing_cas(&mut st, &session)? {
+            return Ok(false);
+        }
+        self.save_pki_state(&st)?;
+        self.write_crls_with(&mut st, &session, now, false)?;
+        Ok(true)
+    }
+
     fn ca_key<'a>(
         &'a self,
         st: &PkiState,
@@ -231,7 +247,7 @@ impl Sim {
     /// Creates the test PKI (idempotent): CA keys in SoftHSM, certificates, CRLs.
     pub fn init(&self, now: OffsetDateTime) -> Result<bool> {
         if self.initialised() {
-            return Ok(false);
+            return self.upgrade(now).map(|_| false);
         }
         let mut st = PkiState {
             ca_so_pin: random_pin(&mut OsRng, 8),
@@ -243,22 +259,47 @@ impl Sim {
                 .create_token(CA_TOKEN, &st.ca_so_pin, &st.ca_user_pin)?;
         }
         let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
-        for ca in Ca::ALL {
-            let public = self
-                .hsm
-                .generate_rsa(&session, ca.key_id(), ca.file_stem())?;
+        self.add_missing_cas(&mut st, &session)?;
+        self.save_pki_state(&st)?;
+        self.write_crls_with(&mut st, &session, now, false)?;
+        Ok(true)
+    }
+
+    /// Makes the CAs a state from an older simulator lacks (keys, certificates, the
+    /// cross-certificate), so `init` on such a state completes it. Returns whether it did.
+    fn add_missing_cas(
+        &self,
+        st: &mut PkiState,
+        session: &cryptoki::session::Session,
+    ) -> Result<bool> {
+        let missing: Vec<Ca> = Ca::ALL
+            .into_iter()
+            .filter(|ca| !st.public.contains_key(ca.file_stem()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(false);
+        }
+        let publication = publication();
+        for ca in &missing {
+            let public =
+                self.hsm
+                    .generate_rsa_bits(session, ca.key_id(), ca.file_stem(), ca.key_bits())?;
             st.public.insert(
                 ca.file_stem().into(),
                 (hex::encode(&public.n), hex::encode(&public.e)),
             );
         }
-        for ca in Ca::ALL {
-            let key = self.ca_key(&st, ca, Some(&session))?;
+        for ca in missing {
+            let key = self.ca_key(st, ca, Some(session))?;
             let der = match ca.parent() {
-                None => ca.params(key.key_id()).self_signed(&key)?.der().to_vec(),
+                None => ca
+                    .params(key.key_id(), &publication)
+                    .self_signed(&key)?
+                    .der()
+                    .to_vec(),
                 Some(parent) => {
-                    let issuer = pki::issuer(parent, self.ca_key(&st, parent, Some(&session))?);
-                    ca.params(key.key_id())
+                    let issuer = pki::issuer(parent, self.ca_key(st, parent, Some(session))?);
+                    ca.params(key.key_id(), &publication)
                         .signed_by(&key, &issuer)?
                         .der()
                         .to_vec()
@@ -270,9 +311,16 @@ impl Sim {
                 &base.with_extension("pem"),
                 pki::pem("CERTIFICATE", &der).as_bytes(),
             )?;
+            if ca == Ca::RootG3 {
+                // The G3 root certified by the G2 root: the cross-certificate.
+                let g2 = pki::issuer(Ca::Root, self.ca_key(st, Ca::Root, Some(session))?);
+                let cross = Ca::cross_params(key.key_id(), &publication)
+                    .signed_by(&key, &g2)?
+                    .der()
+                    .to_vec();
+                write_atomic(&self.pki_dir().join(CROSS_CERT), &cross)?;
+            }
         }
-        self.save_pki_state(&st)?;
-        self.write_crls_with(&mut st, &session, now, false)?;
         Ok(true)
     }
 
@@ -299,7 +347,7 @@ impl Sim {
         stale: bool,
     ) -> Result<()> {
         let publication = publication();
-        for ca in [Ca::Moica, Ca::Gca, Ca::UntrustedMoica, Ca::Root] {
+        for ca in Ca::ALL.into_iter().filter(|c| *c != Ca::UntrustedRoot) {
             let revoked: Vec<(Vec<u8>, OffsetDateTime)> = st
                 .revoked
                 .get(ca.file_stem())
@@ -466,22 +514,38 @@ impl Sim {
                     "agency OID",
                     "required for an organization card".into(),
                 ))?;
-                if !oid.starts_with("2.16.886.101.")
-                    || oid.split('.').any(|a| a.parse::<u64>().is_err())
-                {
-                    return Err(SimError::Invalid("agency OID", oid));
+                let school = matches!(spec.variant, Variant::School | Variant::SchoolSecondary);
+                // Agencies have OIDs under 2.16.886.101 (GCA), schools and other
+                // organizations under 2.16.886.111 (XCA).
+                let arc = if school {
+                    "2.16.886.111."
+                } else {
+                    "2.16.886.101."
+                };
+                if !oid.starts_with(arc) || oid.split('.').any(|a| a.parse::<u64>().is_err()) {
+                    return Err(SimError::Invalid(
+                        "agency OID",
+                        format!("{oid} (under {arc})"),
+                    ));
                 }
                 Holder::Organization {
                     agency_name: spec.holder.clone(),
                     holder_id: pki::holder_id(&oid),
                     agency_oid: oid,
-                    unit: spec.variant == Variant::Unit,
+                    org_type: match spec.variant {
+                        Variant::Unit => pki::OrgType::Unit,
+                        Variant::School => pki::OrgType::School { secondary: false },
+                        Variant::SchoolSecondary => pki::OrgType::School { secondary: true },
+                        _ => pki::OrgType::Agency,
+                    },
                 }
             }
         };
         let issuer_ca = match (spec.kind, spec.variant) {
             (_, Variant::Untrusted) => Ca::UntrustedMoica,
+            (Kind::Natural, Variant::G3) => Ca::MoicaG3,
             (Kind::Natural, _) => Ca::Moica,
+            (Kind::Org, Variant::School | Variant::SchoolSecondary) => Ca::Xca,
             (Kind::Org, _) => Ca::Gca,
         };
         let st = self.pki_state()?;
@@ -712,7 +776,13 @@ impl Sim {
                 out.push(dst);
             }
         }
-        for ca in [Ca::Root, Ca::Moica, Ca::Gca, Ca::UntrustedMoica] {
+        let cross = self.pki_dir().join(CROSS_CERT);
+        if cross.exists() {
+            let dst = dir.join(CROSS_CERT);
+            copy(&cross, &dst)?;
+            out.push(dst);
+        }
+        for ca in Ca::ALL.into_iter().filter(|c| *c != Ca::UntrustedRoot) {
             for src in self.crl_paths(ca) {
                 let dst = dir.join(src.file_name().unwrap_or_default());
                 copy(&src, &dst)?;

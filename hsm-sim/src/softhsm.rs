@@ -164,10 +164,21 @@ impl Hsm {
     /// Generates an RSA-2048 key pair inside the token (private key sensitive, never
     /// extractable), identified by `id`.
     pub fn generate_rsa(&self, session: &Session, id: u8, label: &str) -> Result<RsaPublic> {
+        self.generate_rsa_bits(session, id, label, 2048)
+    }
+
+    /// As [`Hsm::generate_rsa`], with a modulus of `bits` (4096 for the CAs that have one).
+    pub fn generate_rsa_bits(
+        &self,
+        session: &Session,
+        id: u8,
+        label: &str,
+        bits: u32,
+    ) -> Result<RsaPublic> {
         let public = [
             Attribute::Token(true),
             Attribute::Private(false),
-            Attribute::ModulusBits(2048.into()),
+            Attribute::ModulusBits(u64::from(bits).into()),
             Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
             Attribute::Verify(true),
             Attribute::Encrypt(true),

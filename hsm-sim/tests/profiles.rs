@@ -170,6 +170,99 @@ fn profiles_variants_and_revocation() {
     assert_eq!(p.subject_type.as_deref(), Some(oid::TYPE_GOVERNMENT_AGENCY));
     assert_eq!(aki(&o.sign_cert_der()), ski(&gca));
 
+    // The second generation: the same CA name, another key, under the G3 root; 4096-bit
+    // keys and the digitalSignature bit where the real G3 ones have them.
+    let moica_g3 = sim.ca_cert(Ca::MoicaG3).unwrap();
+    let root_g3 = sim.ca_cert(Ca::RootG3).unwrap();
+    let pm3 = profile::parse(&moica_g3).unwrap();
+    assert_eq!(pm3.subject, profile::parse(&moica).unwrap().subject);
+    assert_ne!(ski(&moica_g3), ski(&moica));
+    assert_eq!(aki(&moica_g3), ski(&root_g3));
+    assert!(pm3.key_usage.unwrap().digital_signature && pm3.is_ca);
+    assert!(
+        !profile::parse(&moica)
+            .unwrap()
+            .key_usage
+            .unwrap()
+            .digital_signature
+    );
+    let bits = |der: &[u8]| {
+        let (_, c) = parse_x509_certificate(der).unwrap();
+        c.public_key().parsed().map(|k| k.key_size()).unwrap()
+    };
+    assert_eq!(
+        (bits(&root), bits(&root_g3), bits(&moica_g3), bits(&moica)),
+        (4096, 4096, 4096, 2048)
+    );
+    assert!(profile::parse(&root_g3).unwrap().subject.contains("G3"));
+    // The cross-certificate: the G3 root's name and key, certified by the G2 root.
+    let cross = std::fs::read(dir.path().join("pki").join(hsm_sim::sim::CROSS_CERT)).unwrap();
+    let (_, cx) = parse_x509_certificate(&cross).unwrap();
+    let (_, r3) = parse_x509_certificate(&root_g3).unwrap();
+    let (_, r2) = parse_x509_certificate(&root).unwrap();
+    assert_eq!(cx.subject().as_raw(), r3.subject().as_raw());
+    assert_eq!(cx.issuer().as_raw(), r2.subject().as_raw());
+    assert_eq!(cx.public_key().raw, r3.public_key().raw);
+    // OpenSSL, as an independent judge, verifies the cross-certificate under the G2 root.
+    let pki = dir.path().join("pki");
+    std::fs::write(
+        pki.join("cross.pem"),
+        hsm_sim::pki::pem("CERTIFICATE", &cross),
+    )
+    .unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(pki.join("test-grca-root.pem"))
+        .arg(pki.join("cross.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Issuing CAs name their root's ARL.
+    assert_eq!(
+        pm3.crl_urls,
+        [format!(
+            "{}/crl/test-grca-g3-root.crl",
+            hsm_sim::sim::publication().base
+        )]
+    );
+    let g3 = sim
+        .new_card(&spec(Kind::Natural, Variant::G3), now)
+        .unwrap();
+    assert_eq!(g3.issuer, Ca::MoicaG3);
+    assert_eq!(aki(&g3.sign_cert_der()), ski(&moica_g3));
+    assert_eq!(
+        profile::parse(&g3.sign_cert_der()).unwrap().issuer,
+        s.issuer
+    );
+
+    // A school card from the XCA-like CA: C and O only, type 3.2.11, primary or 附卡.
+    for (variant, form) in [
+        (Variant::School, "primary"),
+        (Variant::SchoolSecondary, "secondary"),
+    ] {
+        let mut sc = spec(Kind::Org, variant);
+        sc.holder = "測試國民小學".into();
+        sc.agency_oid = Some("2.16.886.111.90005.90003.100004".into());
+        let card = sim.new_card(&sc, now).unwrap();
+        assert_eq!(card.issuer, Ca::Xca);
+        let p = profile::parse(&card.sign_cert_der()).unwrap();
+        assert_eq!(p.subject_hipki, "C=TW,O=測試國民小學");
+        assert_eq!(p.subject_type.as_deref(), Some(oid::TYPE_SCHOOL));
+        assert_eq!(p.card_form.as_deref(), Some(form));
+        assert_eq!(
+            p.agency_oid.as_deref(),
+            Some("2.16.886.111.90005.90003.100004")
+        );
+    }
+    // A school OID is refused for a GCA card and a GCA OID for a school card.
+    let mut wrong = spec(Kind::Org, Variant::School);
+    wrong.agency_oid = Some("2.16.886.101.20003".into());
+    assert!(sim.new_card(&wrong, now).is_err());
+
     // The other real profiles.
     let unit = profile::parse(
         &sim.new_card(&spec(Kind::Org, Variant::Unit), now)

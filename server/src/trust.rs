@@ -99,6 +99,16 @@ impl CardTrust {
             roots.push(dir.join("test-grca-root.pem"));
             natural.push(dir.join("test-moica.pem"));
             org.push(dir.join("test-gca.pem"));
+            // The second generation and the school CA, where the simulator made them.
+            for (list, file) in [
+                (&mut roots, "test-grca-g3-root.pem"),
+                (&mut natural, "test-moica-g3.pem"),
+                (&mut org, "test-xca.pem"),
+            ] {
+                if dir.join(file).exists() {
+                    list.push(dir.join(file));
+                }
+            }
             crl_dirs.push(dir.clone());
         }
         if roots.is_empty() || (natural.is_empty() && org.is_empty()) {

@@ -250,8 +250,58 @@ on_both_databases!(
     rules_apply_again_at_sign_in,
     restart_between_challenge_and_signature,
     same_certificate_bound_by_two_accounts_at_once,
-    ocsp_refuses_what_the_crl_still_allows
+    ocsp_refuses_what_the_crl_still_allows,
+    generations_share_a_name_not_a_key
 );
+
+/// MOICA G2 and G3 have one name and two keys. Two cards, one of each generation, carry the
+/// very same certificate serials; the G2 card is revoked, and G2's CRL (same issuer name as
+/// G3's) is listed first: the G3 card still signs in, the G2 card does not.
+async fn generations_share_a_name_not_a_key(app: TestApp) {
+    let kind = app.kind;
+    drop(app);
+    let e = env(kind).await;
+    let issue = |number: &str, variant: Variant| {
+        e.sim
+            .new_card(
+                &NewCard {
+                    kind: CardKind::Natural,
+                    holder: "王小明".into(),
+                    national_id: Some("A123456789".into()),
+                    agency_oid: None,
+                    pin: PIN.into(),
+                    card_number: Some(number.into()),
+                    variant,
+                    seed: Some(15),
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .unwrap()
+    };
+    let g2 = issue("GP20000000000015", Variant::Good);
+    let g3 = issue("GP30000000000015", Variant::G3);
+    assert_eq!(
+        g2.sign_serial, g3.sign_serial,
+        "one serial, two generations"
+    );
+    assert_eq!(g3.issuer, Ca::MoicaG3);
+    e.bind("wangxm", &g2.number, "Natural").await.unwrap();
+    e.bind("wangxm", &g3.number, "Natural").await.unwrap();
+    e.sim
+        .revoke(&g2.number, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let pki = e._dir.path().join("pki");
+    e.sim.export(&pki).unwrap();
+    std::fs::copy(
+        pki.join("test-moica.crl"),
+        pki.join("0-first-test-moica.crl"),
+    )
+    .unwrap();
+    e.app.portal.card_trust.as_ref().unwrap().invalidate();
+    e.card_login(&g3.number).await.1.unwrap();
+    let (_, r) = e.card_login(&g2.number).await;
+    assert_eq!(card(r), ProofRefusal::Revoked);
+}
 
 /// OCSP on (a real `openssl ocsp` responder over the simulator's CA database, answers not
 /// reused): a card the server's CRL still calls good is refused at sign-in once the
@@ -703,6 +753,29 @@ async fn binding_rules_matrix(app: TestApp) {
                 .await
                 .map(|_| ())
         ),
+        ProofRefusal::AgencyMismatch
+    );
+    // A school's card (XCA, configured as an organization CA): an organization card, but
+    // not of linmh's agency.
+    let school = e
+        .sim
+        .new_card(
+            &NewCard {
+                kind: CardKind::Org,
+                holder: "測試國民小學".into(),
+                national_id: None,
+                agency_oid: Some("2.16.886.111.90005.90003.100004".into()),
+                pin: PIN.into(),
+                card_number: None,
+                variant: Variant::SchoolSecondary,
+                seed: None,
+            },
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .number;
+    assert_eq!(
+        card(e.bind("linmh", &school, "Organization").await.map(|_| ())),
         ProofRefusal::AgencyMismatch
     );
     // The same last four, another name: its own reason.
