@@ -68,11 +68,51 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64) {
     (v[v.len() / 2], v[v.len() * 99 / 100])
 }
 
+/// Peak resident memory of this process so far (VmHWM), in MB.
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// `--load DIR`: in a fresh process, only what the server does: read and load the files.
+fn load_only(dir: &std::path::Path) {
+    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+    let before = peak_mb();
+    let t = Instant::now();
+    let store = TrustStore::new(
+        &[("root".into(), read("root.der"))],
+        &[("moica".into(), read("moica.der"))],
+        &[],
+        &[
+            ("moica.crl".into(), read("moica.crl")),
+            ("arl".into(), read("arl.crl")),
+        ],
+        Policy::default(),
+    )
+    .unwrap();
+    println!(
+        "fresh process: load {:.0} ms, peak RSS {:.1} MB before loading, {:.1} MB after ({} entries held)",
+        t.elapsed().as_secs_f64() * 1e3,
+        before,
+        peak_mb(),
+        store.crls().iter().map(|c| c.revoked.len()).sum::<usize>()
+    );
+}
+
 fn main() {
-    let entries: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(500_000);
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--load") {
+        return load_only(std::path::Path::new(&args[2]));
+    }
+    let entries: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(500_000);
     let (root, root_der) = ca("Root", None);
     let (moica, moica_der) = ca("MOICA", Some(&root));
     let key = KeyPair::generate().unwrap();
@@ -98,6 +138,23 @@ fn main() {
         big.len() as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
+    let dir = std::env::temp_dir().join(format!("crl-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (n, d) in [
+        ("root.der", &root_der),
+        ("moica.der", &moica_der),
+        ("moica.crl", &big),
+        ("arl.crl", &arl),
+    ] {
+        std::fs::write(dir.join(n), d).unwrap();
+    }
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--load")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
     let now = OffsetDateTime::now_utc().unix_timestamp();
     for (label, moica_crl) in [("empty CRL", crl(&moica, 0)), ("large CRL", big)] {
         let t = Instant::now();

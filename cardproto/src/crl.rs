@@ -12,6 +12,7 @@ use x509_parser::{
     prelude::*,
     x509::SubjectPublicKeyInfo,
 };
+// (`FromDer` for the entries comes with the prelude.)
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrlError {
@@ -169,7 +170,11 @@ impl Crl {
         der: &[u8],
         keys: &[IssuerKey<'_>],
     ) -> Result<Crl, CrlError> {
-        let (rest, crl) = CertificateRevocationList::from_der(der)
+        // The entry list is walked one entry at a time below; x509-parser reads everything
+        // else from a copy without it (it would hold every entry at once: hundreds of MB for
+        // a national CRL). The signature is checked over the original tbsCertList.
+        let parts = split(der)?;
+        let (rest, crl) = CertificateRevocationList::from_der(&parts.without_entries)
             .map_err(|e| CrlError::NotACrl(e.to_string()))?;
         if !rest.is_empty() {
             return Err(CrlError::TrailingBytes);
@@ -183,8 +188,15 @@ impl Crl {
             .iter()
             .position(|k| {
                 k.subject_der == issuer_raw
-                    && SubjectPublicKeyInfo::from_der(k.spki_der)
-                        .is_ok_and(|(_, spki)| crl.verify_signature(&spki).is_ok())
+                    && SubjectPublicKeyInfo::from_der(k.spki_der).is_ok_and(|(_, spki)| {
+                        x509_parser::verify::verify_signature(
+                            &spki,
+                            &crl.signature_algorithm,
+                            &crl.signature_value,
+                            parts.tbs,
+                        )
+                        .is_ok()
+                    })
             })
             .ok_or_else(|| CrlError::UnknownIssuer(crl.issuer().to_string()))?;
         let mut scope = Scope::default();
@@ -220,12 +232,14 @@ impl Crl {
                 _ => {}
             }
         }
-        let count = crl.tbs_cert_list.revoked_certificates.len();
-        if count > MAX_ENTRIES {
-            return Err(CrlError::TooLarge(MAX_ENTRIES));
-        }
-        let mut serials = Vec::with_capacity(count);
-        for entry in crl.iter_revoked_certificates() {
+        let mut serials = Vec::new();
+        let mut rest = parts.entries;
+        while !rest.is_empty() {
+            if serials.len() >= MAX_ENTRIES {
+                return Err(CrlError::TooLarge(MAX_ENTRIES));
+            }
+            let (next, entry) = x509_parser::revocation_list::RevokedCertificate::from_der(rest)
+                .map_err(|e| CrlError::NotACrl(format!("revoked certificate entry: {e}")))?;
             // An entry naming another issuer makes the CRL indirect.
             if entry
                 .extensions()
@@ -234,7 +248,10 @@ impl Crl {
             {
                 return Err(CrlError::Unsupported("certificateIssuer entry"));
             }
-            serials.push(entry.raw_serial());
+            // The serial's bytes, borrowed from the CRL itself (the entry is dropped here).
+            let raw = &rest[..rest.len() - next.len()];
+            serials.push(entry_serial(raw)?);
+            rest = next;
         }
         let number = crl
             .crl_number()
@@ -319,6 +336,95 @@ pub fn judge_update(
             have: c.number_text(),
         }),
     }
+}
+
+/// A CertificateList taken apart without parsing its entries.
+struct Parts<'a> {
+    /// The original tbsCertList (what the signature covers).
+    tbs: &'a [u8],
+    /// The contents of revokedCertificates (the entries, back to back).
+    entries: &'a [u8],
+    /// The CertificateList again, without revokedCertificates.
+    without_entries: Vec<u8>,
+}
+
+fn der_len(n: usize) -> Vec<u8> {
+    if n < 0x80 {
+        return vec![n as u8];
+    }
+    let bytes: Vec<u8> = n
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let mut v = vec![0x80 | bytes.len() as u8];
+    v.extend(bytes);
+    v
+}
+
+fn sequence(content: &[&[u8]]) -> Vec<u8> {
+    let n = content.iter().map(|c| c.len()).sum();
+    let mut v = vec![0x30];
+    v.extend(der_len(n));
+    for c in content {
+        v.extend_from_slice(c);
+    }
+    v
+}
+
+/// Each DER element of `content`: (raw bytes, tag number, is universal SEQUENCE).
+fn elements(mut content: &[u8]) -> Result<Vec<(&[u8], bool, &[u8])>, CrlError> {
+    use x509_parser::der_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
+    let mut out = vec![];
+    while !content.is_empty() {
+        let (rest, any) = Any::from_der(content).map_err(|e| CrlError::NotACrl(e.to_string()))?;
+        let raw = &content[..content.len() - rest.len()];
+        let is_seq = any.header.class() == Class::Universal && any.header.tag() == Tag::Sequence;
+        out.push((raw, is_seq, any.data));
+        content = rest;
+    }
+    Ok(out)
+}
+
+/// The content bytes of the serial INTEGER of one revokedCertificates entry.
+fn entry_serial(entry: &[u8]) -> Result<&[u8], CrlError> {
+    use x509_parser::der_parser::asn1_rs::{Any, FromDer as _};
+    let (_, seq) = Any::from_der(entry).map_err(|e| CrlError::NotACrl(e.to_string()))?;
+    let (_, serial) = Any::from_der(seq.data).map_err(|e| CrlError::NotACrl(e.to_string()))?;
+    Ok(serial.data)
+}
+
+fn split(der: &[u8]) -> Result<Parts<'_>, CrlError> {
+    use x509_parser::der_parser::asn1_rs::{Any, FromDer as _};
+    let (rest, outer) = Any::from_der(der).map_err(|e| CrlError::NotACrl(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(CrlError::TrailingBytes);
+    }
+    let top = elements(outer.data)?;
+    let [(tbs, true, tbs_content), (sig_alg, true, _), (sig, false, _)] = top.as_slice() else {
+        return Err(CrlError::NotACrl("not a CertificateList".into()));
+    };
+    // tbsCertList: version?, signature (SEQ), issuer (SEQ), thisUpdate, nextUpdate?,
+    // revokedCertificates (SEQ)?, crlExtensions [0]?: the third SEQUENCE is the entries.
+    let mut kept: Vec<&[u8]> = vec![];
+    let mut entries: &[u8] = &[];
+    let mut sequences = 0;
+    for (raw, is_seq, content) in elements(tbs_content)? {
+        if is_seq {
+            sequences += 1;
+            if sequences == 3 {
+                entries = content;
+                continue;
+            }
+        }
+        kept.push(raw);
+    }
+    let reduced_tbs = sequence(&kept);
+    Ok(Parts {
+        tbs,
+        entries,
+        without_entries: sequence(&[&reduced_tbs, sig_alg, sig]),
+    })
 }
 
 /// Keeps the newest CRL per (issuer key, scope); returns the kept ones and the replaced

@@ -625,6 +625,36 @@ impl Sim {
         Ok(meta)
     }
 
+    /// A complete CRL of `ca` listing `entries` made-up serials (none of them a card's),
+    /// numbered above every CRL the simulator published, written to `path`: a national-scale
+    /// CRL for benchmarks (MOICA's complete CRL has more than 100,000 entries). Returns its
+    /// size in bytes.
+    pub fn write_bench_crl(
+        &self,
+        ca: Ca,
+        entries: u32,
+        path: &Path,
+        now: OffsetDateTime,
+    ) -> Result<usize> {
+        let st = self.pki_state()?;
+        let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
+        let key = self.ca_key(&st, ca, Some(&session))?;
+        let key_id = key.key_id();
+        let issuer = pki::issuer(ca, key);
+        // Card serials start 0x1…; these start 0x7E, so no card is among them.
+        let revoked: Vec<(Vec<u8>, OffsetDateTime)> = (0..entries)
+            .map(|i| {
+                let mut s = vec![0x7E; 12];
+                s.extend(i.to_be_bytes());
+                (s, now - time::Duration::days(1))
+            })
+            .collect();
+        let number = st.crl_numbers.values().max().copied().unwrap_or(0) + 1_000_000;
+        let der = pki::crl(&issuer, key_id, number, &revoked, now, false, None)?;
+        write_atomic(path, &der)?;
+        Ok(der.len())
+    }
+
     /// The CA database of `ca` in OpenSSL's `index.txt` format, for `openssl ocsp -index`:
     /// one line per certificate the simulator issued (`V` valid, `R` revoked with its time).
     pub fn ocsp_index(&self, ca: Ca) -> Result<String> {

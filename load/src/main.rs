@@ -44,6 +44,11 @@ struct Args {
     /// Accounts with a bound card.
     #[arg(long, default_value_t = 20)]
     cards: usize,
+    /// Revoked entries in an extra complete CRL of the natural-person CA the server loads
+    /// (0: only the simulator's own, nearly empty CRLs): certificate sign-in against a
+    /// national-scale CRL.
+    #[arg(long, default_value_t = 0)]
+    crl_entries: u32,
     #[arg(long, default_value = "target/release/ecpa-server")]
     server: PathBuf,
     #[arg(long, default_value = "target/site")]
@@ -281,6 +286,21 @@ async fn run(args: Args) -> Result<bool, String> {
     let pki = dir.path().join("pki");
     sim.export(&pki)
         .map_err(|e| format!("hsm-sim export: {e}"))?;
+    if args.crl_entries > 0 {
+        let bytes = sim
+            .write_bench_crl(
+                hsm_sim::pki::Ca::Moica,
+                args.crl_entries,
+                &pki.join("bench-moica-complete.crl"),
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| format!("hsm-sim bench CRL: {e}"))?;
+        println!(
+            "natural-person CA's complete CRL: {} entries, {:.1} MB",
+            args.crl_entries,
+            bytes as f64 / 1e6
+        );
+    }
     let port = free_port().map_err(|e| e.to_string())?;
     let base = format!("http://127.0.0.1:{port}");
     let db_url = format!("sqlite://{}", dir.path().join("ecpa.db").display());
