@@ -109,6 +109,15 @@ fn real_cas_chain_to_their_own_generation_of_root() {
         t.ca_status(0, AT),
         Some(ecpa_cardproto::crl::Status::Missing)
     );
+    // So the README's production example lists the ARL of every root generation the real
+    // CA certificates name.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for ca in cas {
+        for url in &ca.crl_urls {
+            assert!(readme.contains(url.as_str()), "README lacks the ARL {url}");
+        }
+    }
 }
 
 #[test]
