@@ -372,8 +372,11 @@ fn sequence(content: &[&[u8]]) -> Vec<u8> {
     v
 }
 
-/// Each DER element of `content`: (raw bytes, tag number, is universal SEQUENCE).
-fn elements(mut content: &[u8]) -> Result<Vec<(&[u8], bool, &[u8])>, CrlError> {
+/// One DER element: its raw bytes, whether it is a universal SEQUENCE, its contents.
+type Element<'a> = (&'a [u8], bool, &'a [u8]);
+
+/// Each DER element of `content`.
+fn elements(mut content: &[u8]) -> Result<Vec<Element<'_>>, CrlError> {
     use x509_parser::der_parser::asn1_rs::{Any, Class, FromDer as _, Tag};
     let mut out = vec![];
     while !content.is_empty() {
