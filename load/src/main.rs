@@ -313,7 +313,12 @@ async fn run(args: Args) -> Result<bool, String> {
         .env("ECPA_CARD_PKI_DIR", &pki)
         .env("ECPA_TRUST_FORWARDED_FOR", "true")
         .env("ECPA_MAIL_OUTBOX", dir.path().join("outbox"))
-        .env("ECPA_LOG", "warn")
+        // ECPA_LOAD_SERVER_LOG: the server's log filter (e.g. `warn,sqlx::query=debug` to
+        // time every statement); the log is kept as target/load-server.log.
+        .env(
+            "ECPA_LOG",
+            std::env::var("ECPA_LOAD_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .env_remove("ECPA_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
@@ -658,6 +663,12 @@ async fn run(args: Args) -> Result<bool, String> {
         "\ntarget: no errors, p99 < 100 ms for pages and < 250 ms for sign-ins: {}",
         if pass { "MET" } else { "NOT MET" }
     );
+    if std::env::var_os("ECPA_LOAD_SERVER_LOG").is_some() {
+        let kept = PathBuf::from("target/load-server.log");
+        if std::fs::copy(dir.path().join("server.log"), &kept).is_ok() {
+            println!("server log: {}", kept.display());
+        }
+    }
     Ok(pass)
 }
 
