@@ -249,8 +249,33 @@ impl Ca {
     /// Names as the real CAs write them (no CN under the roots), marked 測試用 / TEST as
     /// MOICA's own test CA is (`OU=(測試用) 內政部憑證管理中心`).
     pub fn dn(self) -> DistinguishedName {
+        self.dn_named(Naming::Current)
+    }
+
+    /// The name under `naming`: a PKI made by an older simulator keeps the names its CA
+    /// certificates already carry (CRLs and cards must name their issuer exactly so).
+    pub fn dn_named(self, naming: Naming) -> DistinguishedName {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CountryName, printable("TW"));
+        if naming == Naming::Legacy {
+            let legacy = match self {
+                Ca::Root => Some(("政府憑證總管理中心", "hsm-sim GRCA TEST ROOT 測試用根憑證")),
+                Ca::Moica | Ca::MoicaG3 | Ca::UntrustedMoica => {
+                    Some(("內政部憑證管理中心", "hsm-sim MOICA TEST CA 測試用"))
+                }
+                Ca::Gca => Some(("政府憑證管理中心", "hsm-sim GCA TEST CA 測試用")),
+                Ca::UntrustedRoot => {
+                    Some(("不受信任的測試根憑證", "hsm-sim UNTRUSTED TEST ROOT 測試用"))
+                }
+                Ca::RootG3 | Ca::Xca => None,
+            };
+            if let Some((ou, cn)) = legacy {
+                dn.push(DnType::OrganizationName, "行政院");
+                dn.push(DnType::OrganizationalUnitName, ou);
+                dn.push(DnType::CommonName, cn);
+                return dn;
+            }
+        }
         match self {
             Ca::Root => dn.push(
                 DnType::OrganizationName,
@@ -292,9 +317,14 @@ impl Ca {
 
     /// The CA's certificate parameters; `key_id` is its key identifier. Issuing CAs name
     /// their root's ARL as their CRL distribution point, as MOICA G2/G3 do.
-    pub fn params(self, key_id: Vec<u8>, publication: &Publication) -> CertificateParams {
+    pub fn params(
+        self,
+        key_id: Vec<u8>,
+        publication: &Publication,
+        naming: Naming,
+    ) -> CertificateParams {
         let mut p = CertificateParams::default();
-        p.distinguished_name = self.dn();
+        p.distinguished_name = self.dn_named(naming);
         p.is_ca = IsCa::Ca(match self.parent() {
             None => BasicConstraints::Unconstrained,
             Some(_) => BasicConstraints::Constrained(0),
@@ -324,8 +354,12 @@ impl Ca {
 
     /// The G3 root certified by the G2 root's key (as GRCA certifies one generation with
     /// the other): same subject and key as the self-signed G3 root.
-    pub fn cross_params(key_id: Vec<u8>, publication: &Publication) -> CertificateParams {
-        let mut p = Ca::RootG3.params(key_id, publication);
+    pub fn cross_params(
+        key_id: Vec<u8>,
+        publication: &Publication,
+        naming: Naming,
+    ) -> CertificateParams {
+        let mut p = Ca::RootG3.params(key_id, publication, naming);
         p.serial_number = Some(SerialNumber::from(0x5157_0C03u64));
         p.use_authority_key_identifier_extension = true;
         p
@@ -338,10 +372,20 @@ fn printable(s: &str) -> DnValue {
         .unwrap_or_else(|_| DnValue::Utf8String(s.into()))
 }
 
-/// An issuer built from a CA's parameters and its key in SoftHSM.
-pub fn issuer<'a>(ca: Ca, key: HsmKey<'a>) -> Issuer<'a, HsmKey<'a>> {
+/// How the simulator names its CAs: states made before the names followed the real CAs
+/// keep the old ones (`Legacy`, the default of a state file without the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Naming {
+    #[default]
+    Legacy,
+    Current,
+}
+
+/// An issuer built from a CA's parameters (names under `naming`) and its key in SoftHSM.
+pub fn issuer<'a>(ca: Ca, key: HsmKey<'a>, naming: Naming) -> Issuer<'a, HsmKey<'a>> {
     let publication = crate::sim::publication();
-    Issuer::new(ca.params(key.key_id(), &publication), key)
+    Issuer::new(ca.params(key.key_id(), &publication, naming), key)
 }
 
 /// Which profile a card certificate follows (facts: `../shared/real-pki/README.md`).

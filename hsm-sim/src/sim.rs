@@ -72,6 +72,9 @@ struct PkiState {
     crl_numbers: BTreeMap<String, u64>,
     /// CA → (serial hex, revocation time RFC 3339)
     revoked: BTreeMap<String, Vec<(String, String)>>,
+    /// The CA names this state's certificates carry (absent in older states: legacy).
+    #[serde(default)]
+    naming: pki::Naming,
 }
 
 /// The G3 test root certified by the G2 test root (DER, in the `pki` folder).
@@ -249,9 +252,17 @@ impl Sim {
         if self.initialised() {
             return self.upgrade(now).map(|_| false);
         }
+        self.init_with(now, pki::Naming::Current, &Ca::ALL)
+    }
+
+    /// A new PKI with only `cas`, named under `naming`: what `init` does (all CAs, current
+    /// names), and, for the upgrade tests, what an older simulator made.
+    #[doc(hidden)]
+    pub fn init_with(&self, now: OffsetDateTime, naming: pki::Naming, cas: &[Ca]) -> Result<bool> {
         let mut st = PkiState {
             ca_so_pin: random_pin(&mut OsRng, 8),
             ca_user_pin: random_pin(&mut OsRng, 8),
+            naming,
             ..Default::default()
         };
         if !self.hsm.has_token(CA_TOKEN) {
@@ -259,7 +270,7 @@ impl Sim {
                 .create_token(CA_TOKEN, &st.ca_so_pin, &st.ca_user_pin)?;
         }
         let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
-        self.add_missing_cas(&mut st, &session)?;
+        self.add_cas(&mut st, &session, cas)?;
         self.save_pki_state(&st)?;
         self.write_crls_with(&mut st, &session, now, false)?;
         Ok(true)
@@ -272,8 +283,19 @@ impl Sim {
         st: &mut PkiState,
         session: &cryptoki::session::Session,
     ) -> Result<bool> {
-        let missing: Vec<Ca> = Ca::ALL
-            .into_iter()
+        self.add_cas(st, session, &Ca::ALL)
+    }
+
+    /// Makes those of `cas` the state lacks (parents first: `cas` in `Ca::ALL` order).
+    fn add_cas(
+        &self,
+        st: &mut PkiState,
+        session: &cryptoki::session::Session,
+        cas: &[Ca],
+    ) -> Result<bool> {
+        let missing: Vec<Ca> = cas
+            .iter()
+            .copied()
             .filter(|ca| !st.public.contains_key(ca.file_stem()))
             .collect();
         if missing.is_empty() {
@@ -293,13 +315,14 @@ impl Sim {
             let key = self.ca_key(st, ca, Some(session))?;
             let der = match ca.parent() {
                 None => ca
-                    .params(key.key_id(), &publication)
+                    .params(key.key_id(), &publication, st.naming)
                     .self_signed(&key)?
                     .der()
                     .to_vec(),
                 Some(parent) => {
-                    let issuer = pki::issuer(parent, self.ca_key(st, parent, Some(session))?);
-                    ca.params(key.key_id(), &publication)
+                    let issuer =
+                        pki::issuer(parent, self.ca_key(st, parent, Some(session))?, st.naming);
+                    ca.params(key.key_id(), &publication, st.naming)
                         .signed_by(&key, &issuer)?
                         .der()
                         .to_vec()
@@ -313,8 +336,12 @@ impl Sim {
             )?;
             if ca == Ca::RootG3 {
                 // The G3 root certified by the G2 root: the cross-certificate.
-                let g2 = pki::issuer(Ca::Root, self.ca_key(st, Ca::Root, Some(session))?);
-                let cross = Ca::cross_params(key.key_id(), &publication)
+                let g2 = pki::issuer(
+                    Ca::Root,
+                    self.ca_key(st, Ca::Root, Some(session))?,
+                    st.naming,
+                );
+                let cross = Ca::cross_params(key.key_id(), &publication, st.naming)
                     .signed_by(&key, &g2)?
                     .der()
                     .to_vec();
@@ -347,7 +374,11 @@ impl Sim {
         stale: bool,
     ) -> Result<()> {
         let publication = publication();
-        for ca in Ca::ALL.into_iter().filter(|c| *c != Ca::UntrustedRoot) {
+        let made: Vec<Ca> = Ca::ALL
+            .into_iter()
+            .filter(|c| *c != Ca::UntrustedRoot && st.public.contains_key(c.file_stem()))
+            .collect();
+        for ca in made {
             let revoked: Vec<(Vec<u8>, OffsetDateTime)> = st
                 .revoked
                 .get(ca.file_stem())
@@ -366,7 +397,7 @@ impl Sim {
                 .unwrap_or_default();
             let key = self.ca_key(st, ca, Some(session))?;
             let key_id = key.key_id();
-            let issuer = pki::issuer(ca, key);
+            let issuer = pki::issuer(ca, key, st.naming);
             let partitions: Vec<Option<u8>> = match ca.parent() {
                 Some(_) => std::iter::once(None)
                     .chain((0..pki::CRL_PARTITIONS).map(Some))
@@ -556,7 +587,11 @@ impl Sim {
         let enc_pub = self.hsm.generate_rsa(&card_session, KEY_ENC, "encrypt")?;
 
         let ca_session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
-        let issuer = pki::issuer(issuer_ca, self.ca_key(&st, issuer_ca, Some(&ca_session))?);
+        let issuer = pki::issuer(
+            issuer_ca,
+            self.ca_key(&st, issuer_ca, Some(&ca_session))?,
+            st.naming,
+        );
         let serial = |rng: &mut Box<dyn RngCore>| {
             let mut s = [0u8; 16];
             rng.fill_bytes(&mut s);
@@ -640,7 +675,7 @@ impl Sim {
         let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
         let key = self.ca_key(&st, ca, Some(&session))?;
         let key_id = key.key_id();
-        let issuer = pki::issuer(ca, key);
+        let issuer = pki::issuer(ca, key, st.naming);
         // Card serials start 0x1…; these start 0x7E, so no card is among them.
         let revoked: Vec<(Vec<u8>, OffsetDateTime)> = (0..entries)
             .map(|i| {
@@ -722,7 +757,7 @@ impl Sim {
     ) -> Result<Vec<u8>> {
         let st = self.pki_state()?;
         let session = self.hsm.user_session(CA_TOKEN, st.ca_user_pin.as_bytes())?;
-        let issuer = pki::issuer(ca, self.ca_key(&st, ca, Some(&session))?);
+        let issuer = pki::issuer(ca, self.ca_key(&st, ca, Some(&session))?, st.naming);
         let key = pki::ExternalRsaKey::from_spki(spki_der)?;
         Ok(pki::ocsp_responder_params(ca, now)
             .signed_by(&key, &issuer)?
