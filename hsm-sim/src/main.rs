@@ -79,21 +79,6 @@ enum KindArg {
     Org,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum VariantArg {
-    Good,
-    Expired,
-    NotYetValid,
-    Untrusted,
-    WrongKeyUsage,
-    Mobile,
-    AlienResident,
-    Unit,
-    G3,
-    School,
-    SchoolSecondary,
-}
-
 #[derive(Subcommand)]
 enum CardCmd {
     /// Issue a card: a SoftHSM token with two key pairs made inside it, two certificates.
@@ -116,9 +101,10 @@ enum CardCmd {
         /// 16 characters (default: GP + 14 random digits).
         #[arg(long)]
         card_number: Option<String>,
-        /// Make one of the bad certificates the server must refuse.
+        /// Another profile (alien resident, mobile, unit, G3, school) or one of the bad
+        /// certificates the server must refuse.
         #[arg(long, value_enum, default_value = "good")]
-        variant: VariantArg,
+        variant: Variant,
         /// Deterministic card number and serials (PINs stay random).
         #[arg(long)]
         seed: Option<u64>,
@@ -581,19 +567,6 @@ fn run(cli: Cli) -> Result<(), SimError> {
                             "agency name",
                             "--agency-name is required".into(),
                         ))?,
-                    };
-                    let variant = match variant {
-                        VariantArg::Good => Variant::Good,
-                        VariantArg::Expired => Variant::Expired,
-                        VariantArg::NotYetValid => Variant::NotYetValid,
-                        VariantArg::Untrusted => Variant::Untrusted,
-                        VariantArg::WrongKeyUsage => Variant::WrongKeyUsage,
-                        VariantArg::Mobile => Variant::Mobile,
-                        VariantArg::AlienResident => Variant::AlienResident,
-                        VariantArg::Unit => Variant::Unit,
-                        VariantArg::G3 => Variant::G3,
-                        VariantArg::School => Variant::School,
-                        VariantArg::SchoolSecondary => Variant::SchoolSecondary,
                     };
                     let spec = NewCard {
                         kind,

@@ -384,7 +384,7 @@ pub enum Naming {
 
 /// An issuer built from a CA's parameters (names under `naming`) and its key in SoftHSM.
 pub fn issuer<'a>(ca: Ca, key: HsmKey<'a>, naming: Naming) -> Issuer<'a, HsmKey<'a>> {
-    let publication = crate::sim::publication();
+    let publication = Publication::from_env();
     Issuer::new(ca.params(key.key_id(), &publication, naming), key)
 }
 
@@ -441,6 +441,18 @@ pub struct Publication {
 pub const CRL_PARTITIONS: u8 = 4;
 
 impl Publication {
+    /// `HSM_SIM_PUBLISH_URL` (default `http://pki.hsm-sim.test`): serve the `pki` folder
+    /// there (`crl/*.crl`, `certs/*.der`) for a server that fetches its CRLs.
+    pub fn from_env() -> Self {
+        let base = std::env::var("HSM_SIM_PUBLISH_URL")
+            .ok()
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .unwrap_or_else(|| "http://pki.hsm-sim.test".into());
+        Publication {
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
     /// The complete CRL of `ca`.
     pub fn complete_crl(&self, ca: Ca) -> String {
         format!("{}/crl/{}.crl", self.base, ca.file_stem())
@@ -509,8 +521,19 @@ pub enum Usage {
     Encryption,
 }
 
-/// The bad certificates the server must refuse, made on demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+/// The card profiles beyond the default, and the bad certificates the server must refuse,
+/// made on demand.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Variant {
     #[default]

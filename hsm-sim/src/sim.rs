@@ -80,19 +80,6 @@ struct PkiState {
 /// The G3 test root certified by the G2 test root (DER, in the `pki` folder).
 pub const CROSS_CERT: &str = "test-grca-g2-to-g3-cross.der";
 
-/// The URL the CRL distribution points and AIA of new cards point at
-/// (`HSM_SIM_PUBLISH_URL`, default `http://pki.hsm-sim.test`): serve the `pki` folder there
-/// (`crl/*.crl`, `certs/*.der`) for a server that fetches its CRLs.
-pub fn publication() -> pki::Publication {
-    let base = std::env::var("HSM_SIM_PUBLISH_URL")
-        .ok()
-        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
-        .unwrap_or_else(|| "http://pki.hsm-sim.test".into());
-    pki::Publication {
-        base: base.trim_end_matches('/').to_string(),
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
@@ -301,7 +288,7 @@ impl Sim {
         if missing.is_empty() {
             return Ok(false);
         }
-        let publication = publication();
+        let publication = pki::Publication::from_env();
         for ca in &missing {
             let public =
                 self.hsm
@@ -373,7 +360,7 @@ impl Sim {
         now: OffsetDateTime,
         stale: bool,
     ) -> Result<()> {
-        let publication = publication();
+        let publication = pki::Publication::from_env();
         let made: Vec<Ca> = Ca::ALL
             .into_iter()
             .filter(|c| *c != Ca::UntrustedRoot && st.public.contains_key(c.file_stem()))
@@ -600,7 +587,7 @@ impl Sim {
             s.to_vec()
         };
         let (s1, s2) = (serial(&mut rng), serial(&mut rng));
-        let publication = publication();
+        let publication = pki::Publication::from_env();
         let sign_key = HsmKey::new(self.hsm, None, &number, KEY_SIGN, &sign_pub)?;
         let enc_key = HsmKey::new(self.hsm, None, &number, KEY_ENC, &enc_pub)?;
         let sign_cert = pki::card_params(

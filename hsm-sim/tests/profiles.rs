@@ -135,7 +135,7 @@ fn profiles_variants_and_revocation() {
         assert!(der.windows(6).any(|w| w == b"\x0c\x046789"));
     }
     let part = hsm_sim::pki::partition_of(&hex::decode(&n.sign_serial).unwrap());
-    let base = hsm_sim::sim::publication().base;
+    let base = hsm_sim::pki::Publication::from_env().base;
     assert_eq!(
         s.crl_urls,
         [
@@ -226,7 +226,7 @@ fn profiles_variants_and_revocation() {
         pm3.crl_urls,
         [format!(
             "{}/crl/test-grca-g3-root.crl",
-            hsm_sim::sim::publication().base
+            hsm_sim::pki::Publication::from_env().base
         )]
     );
     let g3 = sim
