@@ -33,11 +33,11 @@ pub struct Policy {
     pub allow_mobile: bool,
 }
 
-/// A configured root, as an anchor plus what CRL and report code needs.
+/// What reports need of a configured root (its anchor is `TrustStore::anchors` at the
+/// same index).
 struct Root {
     name: String,
     subject: String,
-    anchor: TrustAnchor<'static>,
     not_after: i64,
 }
 
@@ -138,9 +138,6 @@ impl TrustStore {
             root_list.push(Root {
                 name: name.clone(),
                 subject: p.subject,
-                anchor: webpki::anchor_from_trusted_cert(&cert)
-                    .map_err(|_| TrustError::BadCertificate(name.clone()))?
-                    .to_owned(),
                 not_after: p.not_after,
             });
         }
@@ -245,10 +242,11 @@ impl TrustStore {
             .map(|i| i + self.roots.len())
     }
 
+    /// The key index of the root behind an anchor of a verified path (roots come first in
+    /// the key list, in the order of `anchors`).
     fn anchor_key(&self, a: &TrustAnchor<'_>) -> Option<usize> {
-        self.roots.iter().position(|r| {
-            r.anchor.subject == a.subject
-                && r.anchor.subject_public_key_info == a.subject_public_key_info
+        self.anchors.iter().position(|r| {
+            r.subject == a.subject && r.subject_public_key_info == a.subject_public_key_info
         })
     }
 
