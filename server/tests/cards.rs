@@ -56,42 +56,14 @@ async fn env_with<T>(
     )
 }
 
-const PIN: &str = "123456";
+use common::cards::{issue, PIN};
 
 fn natural(sim: &Sim, name: &str, id: &str, variant: Variant) -> String {
-    sim.new_card(
-        &NewCard {
-            kind: CardKind::Natural,
-            holder: name.into(),
-            national_id: Some(id.into()),
-            agency_oid: None,
-            pin: PIN.into(),
-            card_number: None,
-            variant,
-            seed: None,
-        },
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap()
-    .number
+    issue(sim, CardKind::Natural, name, id, variant).number
 }
 
-fn org(sim: &Sim, agency: &str, oid: &str) -> String {
-    sim.new_card(
-        &NewCard {
-            kind: CardKind::Org,
-            holder: agency.into(),
-            national_id: None,
-            agency_oid: Some(oid.into()),
-            pin: PIN.into(),
-            card_number: None,
-            variant: Variant::Good,
-            seed: None,
-        },
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap()
-    .number
+fn org(sim: &Sim, agency: &str, oid: &str, variant: Variant) -> String {
+    issue(sim, CardKind::Org, agency, oid, variant).number
 }
 
 impl Env {
@@ -720,8 +692,13 @@ async fn binding_rules_matrix(app: TestApp) {
     let e = env(kind).await;
     let wang = natural(&e.sim, "王小明", "A123456789", Variant::Good);
     let someone_else = natural(&e.sim, "李志明", "N126550061", Variant::Good);
-    let trans_org = org(&e.sim, "交通部", "2.16.886.101.20003.20065");
-    let dgpa_org = org(&e.sim, "行政院人事行政總處", "2.16.886.101.20003.20006");
+    let trans_org = org(&e.sim, "交通部", "2.16.886.101.20003.20065", Variant::Good);
+    let dgpa_org = org(
+        &e.sim,
+        "行政院人事行政總處",
+        "2.16.886.101.20003.20006",
+        Variant::Good,
+    );
     let before = e.state().await;
 
     // Someone else's natural-person card (ID last four differ).
@@ -730,23 +707,12 @@ async fn binding_rules_matrix(app: TestApp) {
         ProofRefusal::IdMismatch
     );
     // A unit card whose OID is under another agency (交通部's arc).
-    let other_unit = e
-        .sim
-        .new_card(
-            &NewCard {
-                kind: CardKind::Org,
-                holder: "交通部公路局".into(),
-                national_id: None,
-                agency_oid: Some("2.16.886.101.20003.20065.20021".into()),
-                pin: PIN.into(),
-                card_number: None,
-                variant: Variant::Unit,
-                seed: None,
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .unwrap()
-        .number;
+    let other_unit = org(
+        &e.sim,
+        "交通部公路局",
+        "2.16.886.101.20003.20065.20021",
+        Variant::Unit,
+    );
     assert_eq!(
         card(
             e.bind("linmh", &other_unit, "Organization")
@@ -757,23 +723,12 @@ async fn binding_rules_matrix(app: TestApp) {
     );
     // A school's card (XCA, configured as an organization CA): an organization card, but
     // not of linmh's agency.
-    let school = e
-        .sim
-        .new_card(
-            &NewCard {
-                kind: CardKind::Org,
-                holder: "測試國民小學".into(),
-                national_id: None,
-                agency_oid: Some("2.16.886.111.90005.90003.100004".into()),
-                pin: PIN.into(),
-                card_number: None,
-                variant: Variant::SchoolSecondary,
-                seed: None,
-            },
-            time::OffsetDateTime::now_utc(),
-        )
-        .unwrap()
-        .number;
+    let school = org(
+        &e.sim,
+        "測試國民小學",
+        "2.16.886.111.90005.90003.100004",
+        Variant::SchoolSecondary,
+    );
     assert_eq!(
         card(e.bind("linmh", &school, "Organization").await.map(|_| ())),
         ProofRefusal::AgencyMismatch
@@ -987,7 +942,7 @@ async fn happy_paths(app: TestApp) {
         ("huangsf", "交通部", "2.16.886.101.20003.20065"),
         ("liujh", "交通部公路局", "2.16.886.101.20003.20065.20021"),
     ] {
-        let n = org(&e.sim, agency, oid);
+        let n = org(&e.sim, agency, oid, Variant::Good);
         let p = e.bind(account, &n, "Organization").await.unwrap();
         assert_eq!(p["identifier"], oid);
         e.card_login(&n).await.1.unwrap();
@@ -1026,7 +981,12 @@ async fn rules_apply_again_at_sign_in(app: TestApp) {
     let e = env(kind).await;
     let wang = natural(&e.sim, "王小明", "A123456789", Variant::Good);
     e.bind("wangxm", &wang, "Natural").await.unwrap();
-    let dgpa = org(&e.sim, "行政院人事行政總處", "2.16.886.101.20003.20006");
+    let dgpa = org(
+        &e.sim,
+        "行政院人事行政總處",
+        "2.16.886.101.20003.20006",
+        Variant::Good,
+    );
     e.bind("linmh", &dgpa, "Organization").await.unwrap();
     let pool = &e.app.portal.db.pool;
     // 王小明 leaves; 林美華 is no longer a personnel officer.

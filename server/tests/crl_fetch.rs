@@ -5,6 +5,8 @@
 //! last good CRL is used until its own nextUpdate, then cards are refused as stale.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Router};
 use ecpa_cardproto::{refusal::ProofRefusal, verify::check_certificate};
 use ecpa_server::{
@@ -14,7 +16,7 @@ use ecpa_server::{
 };
 use hsm_sim::{
     pki::{Ca, Variant},
-    sim::{Kind, NewCard, Sim},
+    sim::{Kind, Sim},
 };
 use std::{
     path::PathBuf,
@@ -74,20 +76,7 @@ async fn repo(dir: PathBuf) -> (String, Arc<Mutex<Mode>>) {
 }
 
 fn new_card(sim: &Sim) -> hsm_sim::sim::CardMeta {
-    sim.new_card(
-        &NewCard {
-            kind: Kind::Natural,
-            holder: "王小明".into(),
-            national_id: Some("A123456789".into()),
-            agency_oid: None,
-            pin: "123456".into(),
-            card_number: None,
-            variant: Variant::Good,
-            seed: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    common::cards::issue(sim, Kind::Natural, "王小明", "A123456789", Variant::Good)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,26 +12,13 @@ use ecpa_cardproto::{ocsp, refusal::ProofRefusal, verify::check_certificate};
 use ecpa_server::{config::Config, ocsp::OcspChecker, ocsp::OcspMode, trust::CardTrust};
 use hsm_sim::{
     pki::{Ca, Variant},
-    sim::{Kind, NewCard, Sim},
+    sim::{Kind, Sim},
 };
 use std::time::Duration;
 use time::OffsetDateTime;
 
 fn card(sim: &Sim) -> hsm_sim::sim::CardMeta {
-    sim.new_card(
-        &NewCard {
-            kind: Kind::Natural,
-            holder: "王小明".into(),
-            national_id: Some("A123456789".into()),
-            agency_oid: None,
-            pin: "123456".into(),
-            card_number: None,
-            variant: Variant::Good,
-            seed: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    common::cards::issue(sim, Kind::Natural, "王小明", "A123456789", Variant::Good)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,29 +3,17 @@
 //! accepted and refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use ecpa_server::{config::Config, pki_check, trust::CardTrust};
 use hsm_sim::{
     pki::Variant,
-    sim::{Kind, NewCard, Sim},
+    sim::{Kind, Sim},
 };
 use time::OffsetDateTime;
 
 fn card(sim: &Sim, variant: Variant) -> Vec<u8> {
-    sim.new_card(
-        &NewCard {
-            kind: Kind::Natural,
-            holder: "王小明".into(),
-            national_id: Some("A123456789".into()),
-            agency_oid: None,
-            pin: "123456".into(),
-            card_number: None,
-            variant,
-            seed: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
-    .sign_cert_der()
+    common::cards::issue(sim, Kind::Natural, "王小明", "A123456789", variant).sign_cert_der()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Test support: the real router over a real database (SQLite file or PostgreSQL).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cards;
 pub mod ocsp_responder;
 
 use axum::{

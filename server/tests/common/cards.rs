@@ -1,0 +1,30 @@
+//! Simulated cards for the tests: one way to have hsm-sim issue a card now.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use hsm_sim::{
+    pki::Variant,
+    sim::{CardMeta, Kind, NewCard, Sim},
+};
+
+/// The PIN of every card these tests issue.
+pub const PIN: &str = "123456";
+
+/// A card issued now: natural-person (`id_or_oid` a national ID) or organization (an agency
+/// OID), with a random card number.
+pub fn issue(sim: &Sim, kind: Kind, holder: &str, id_or_oid: &str, variant: Variant) -> CardMeta {
+    let natural = kind == Kind::Natural;
+    sim.new_card(
+        &NewCard {
+            kind,
+            holder: holder.into(),
+            national_id: natural.then(|| id_or_oid.into()),
+            agency_oid: (!natural).then(|| id_or_oid.into()),
+            pin: PIN.into(),
+            card_number: None,
+            variant,
+            seed: None,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+}
