@@ -10,11 +10,13 @@
 //! minute and one hour); after a failure, with exponential back-off from 30 s to 15 min
 //! (±20 % jitter, so several instances do not fetch in step).
 
-use crate::trust::CardTrust;
+use crate::{
+    http_client::{self, HttpError},
+    trust::CardTrust,
+};
 use bytes::Bytes;
 use ecpa_cardproto::crl::{self, Update};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use http_body_util::Full;
 use serde::Serialize;
 use std::{
     path::{Path, PathBuf},
@@ -45,6 +47,17 @@ pub enum FetchError {
     Write(String),
     #[error("certificate sign-in is not configured")]
     NoTrust,
+}
+
+impl From<HttpError> for FetchError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Network(m) => FetchError::Network(m),
+            HttpError::Timeout(s) => FetchError::Timeout(s),
+            HttpError::Status(c) => FetchError::Status(c),
+            HttpError::TooLarge(n) => FetchError::TooLarge(n),
+        }
+    }
 }
 
 /// What `/readyz` and the logs tell about one URL.
@@ -82,7 +95,7 @@ pub struct CrlFetcher {
     trust: CardTrust,
     dir: PathBuf,
     options: FetchOptions,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: http_client::Client,
     states: Arc<Mutex<Vec<CrlState>>>,
 }
 
@@ -135,7 +148,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 impl CrlFetcher {
     pub fn new(trust: CardTrust, dir: PathBuf, urls: Vec<String>, options: FetchOptions) -> Self {
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let client = http_client::client();
         let states = urls
             .into_iter()
             .map(|url| CrlState {
@@ -167,37 +180,17 @@ impl CrlFetcher {
         if uri.scheme_str() != Some("http") {
             return Err(FetchError::Url(url.into()));
         }
-        let limit = self.options.max_bytes;
-        let work = async {
-            let req = hyper::Request::get(uri)
-                .header(hyper::header::USER_AGENT, "ecpa-server CRL fetcher")
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| FetchError::Url(e.to_string()))?;
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| FetchError::Network(e.to_string()))?;
-            if !resp.status().is_success() {
-                return Err(FetchError::Status(resp.status().as_u16()));
-            }
-            let body = Limited::new(resp.into_body(), limit)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some()
-                    {
-                        FetchError::TooLarge(limit)
-                    } else {
-                        FetchError::Network(e.to_string())
-                    }
-                })?;
-            Ok(body.to_bytes().to_vec())
-        };
-        tokio::time::timeout(self.options.timeout, work)
-            .await
-            .map_err(|_| FetchError::Timeout(self.options.timeout.as_secs()))?
+        let req = hyper::Request::get(uri)
+            .header(hyper::header::USER_AGENT, "ecpa-server CRL fetcher")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| FetchError::Url(e.to_string()))?;
+        Ok(http_client::exchange(
+            &self.client,
+            req,
+            self.options.timeout,
+            self.options.max_bytes,
+        )
+        .await?)
     }
 
     /// One attempt for `url`: download, verify, judge, install, reload. Returns what is now

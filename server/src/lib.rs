@@ -18,6 +18,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod http_client;
 pub mod limits;
 pub mod mail;
 pub mod ocsp;

@@ -9,14 +9,14 @@
 //! morning does not ask the responder for every sign-in: a revocation reaches sign-in
 //! within that time (CRLs: within their publication interval).
 
+use crate::http_client;
 use bytes::Bytes;
 use ecpa_cardproto::{
     ocsp::{self, OcspStatus},
     refusal::ProofRefusal,
     verify::CheckedCert,
 };
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use http_body_util::Full;
 use rand::RngCore;
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -48,7 +48,7 @@ pub struct OcspChecker {
     mode: OcspMode,
     timeout: Duration,
     cache_secs: i64,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: http_client::Client,
     /// fingerprint → (status, good until)
     cache: Mutex<HashMap<String, (OcspStatus, i64)>>,
 }
@@ -60,7 +60,7 @@ impl OcspChecker {
             mode,
             timeout,
             cache_secs: cache_secs.max(0),
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+            client: http_client::client(),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -84,20 +84,9 @@ impl OcspChecker {
             .header(hyper::header::ACCEPT, "application/ocsp-response")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
-        let work = async {
-            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
-            if !resp.status().is_success() {
-                return Err(format!("HTTP status {}", resp.status()));
-            }
-            Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map(|b| b.to_bytes().to_vec())
-                .map_err(|e| e.to_string())
-        };
-        tokio::time::timeout(self.timeout, work)
+        http_client::exchange(&self.client, req, self.timeout, MAX_ANSWER_BYTES)
             .await
-            .map_err(|_| format!("no answer within {} s", self.timeout.as_secs()))?
+            .map_err(|e| e.to_string())
     }
 
     /// The OCSP decision for a certificate that passed every other check.
