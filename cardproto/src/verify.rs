@@ -416,45 +416,30 @@ pub fn check_certificate(
             Some(&issued_by_kind),
         )
         .map_err(|e| map_chain_error(&e))?;
-    // Revocation, from the card up: each certificate by the CRLs of the key above it.
-    let chain: Vec<CertificateDer<'_>> =
-        path.intermediate_certificates().map(|c| c.der()).collect();
-    let mut subject_serial = hex_bytes(&p.serial_hex);
-    let mut subject_urls = p.crl_urls.clone();
-    let mut subject_is_ca = false;
-    for (i, issuer) in chain.iter().enumerate() {
-        let key = trust
-            .ca_key(issuer.as_ref())
-            .ok_or(ProofRefusal::UntrustedIssuer)?;
-        map_status(crl::status(
-            &trust.crls,
-            key,
-            &subject_serial,
-            &subject_urls,
-            subject_is_ca,
-            now_unix,
-        ))?;
-        let ca = &trust.cas[key - trust.roots.len()];
-        subject_serial = ca.serial.clone();
-        subject_urls = ca.crl_urls.clone();
-        subject_is_ca = true;
-        if i + 1 == chain.len() {
-            let root = trust
-                .anchor_key(path.anchor())
-                .ok_or(ProofRefusal::UntrustedIssuer)?;
-            map_status(crl::status(
-                &trust.crls,
-                root,
-                &subject_serial,
-                &subject_urls,
-                true,
-                now_unix,
-            ))?;
+    // Revocation, from the card up: each certificate by the CRLs of the key above it (the
+    // issuing CA's for the card, the root's ARL for the CA).
+    let mut issuer_keys = vec![];
+    for issuer in path.intermediate_certificates() {
+        let key = trust.ca_key(issuer.der().as_ref());
+        issuer_keys.push(key.ok_or(ProofRefusal::UntrustedIssuer)?);
+    }
+    let root = trust.anchor_key(path.anchor());
+    issuer_keys.push(root.ok_or(ProofRefusal::UntrustedIssuer)?);
+    let (mut serial, mut urls, mut is_ca): (&[u8], &[String], bool) =
+        (ee.serial(), &p.crl_urls, false);
+    for key in issuer_keys {
+        map_status(crl::status(&trust.crls, key, serial, urls, is_ca, now_unix))?;
+        if let Some(ca) = key
+            .checked_sub(trust.roots.len())
+            .and_then(|i| trust.cas.get(i))
+        {
+            (serial, urls, is_ca) = (&ca.serial, &ca.crl_urls, true);
         }
     }
-    let issuer_der = chain
-        .first()
-        .map(|c| c.as_ref().to_vec())
+    let issuer_der = path
+        .intermediate_certificates()
+        .next()
+        .map(|c| c.der().as_ref().to_vec())
         .unwrap_or_default();
     Ok(CheckedCert {
         kind,
