@@ -18,6 +18,7 @@ APT_PACKAGES=(
   softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd
   chromium chromium-driver fonts-wqy-microhei
   postgresql time
+  wrk
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

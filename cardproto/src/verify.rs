@@ -74,6 +74,50 @@ pub struct TrustStore {
     /// What was set aside while loading (CRLs refused or replaced by newer ones, CAs no
     /// configured root issued): for logs and `pki check`.
     pub notes: Vec<String>,
+    /// Chains this store has already verified (see [`PathCache`]).
+    paths: PathCache,
+}
+
+/// How many verified chains a store remembers before it starts afresh.
+const MAX_CACHED_PATHS: usize = 4096;
+
+/// Chains already verified by this store, by certificate SHA-256: the parsed profile, the
+/// kind, the issuer keys of the path and the window in which every certificate of the path
+/// is valid. A card signs in again and again with one certificate; its chain (two RSA
+/// signature checks and a path search) does not change while the store lives, so it is
+/// checked once. Only what cannot change is kept: the time window is tested at every use
+/// (outside it the full check runs and gives the precise refusal), revocation is looked up
+/// at every use, and a reloaded store (new roots, CAs or CRLs) starts with an empty cache.
+#[derive(Default)]
+struct PathCache {
+    map: std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<CachedPath>>>,
+}
+
+struct CachedPath {
+    kind: CardKind,
+    profile: CertProfile,
+    serial: Vec<u8>,
+    /// Key indexes from the card's issuer up to the root.
+    issuer_keys: Vec<usize>,
+    /// Every certificate of the path is valid in `valid.0 ..= valid.1` (Unix seconds).
+    valid: (i64, i64),
+}
+
+impl PathCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<std::sync::Arc<CachedPath>> {
+        self.map.lock().ok()?.get(digest).cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], path: CachedPath) -> std::sync::Arc<CachedPath> {
+        let path = std::sync::Arc::new(path);
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= MAX_CACHED_PATHS {
+                m.clear();
+            }
+            m.insert(digest, path.clone());
+        }
+        path
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,6 +263,7 @@ impl TrustStore {
             keys,
             policy,
             notes,
+            paths: PathCache::default(),
         })
     }
 
@@ -235,6 +280,12 @@ impl TrustStore {
     }
 
     /// The key index of a configured CA (roots come first in the key list).
+    /// The CA behind a key index (roots come first: they have none).
+    fn ca_of_key(&self, key: usize) -> Option<&CaInfo> {
+        key.checked_sub(self.roots.len())
+            .and_then(|i| self.cas.get(i))
+    }
+
     fn ca_key(&self, der: &[u8]) -> Option<usize> {
         self.cas
             .iter()
@@ -376,6 +427,38 @@ pub fn check_certificate(
     der: &[u8],
     now_unix: i64,
 ) -> Result<CheckedCert, ProofRefusal> {
+    let digest: [u8; 32] = sha2::Sha256::digest(der).into();
+    let path = match trust.paths.get(&digest) {
+        Some(p) if p.valid.0 <= now_unix && now_unix <= p.valid.1 => p,
+        _ => trust.paths.put(digest, verify_path(trust, der, now_unix)?),
+    };
+    // Revocation, from the card up, at every use: each certificate by the CRLs of the key
+    // above it (the issuing CA's for the card, the root's ARL for the CA).
+    let (mut serial, mut urls, mut is_ca): (&[u8], &[String], bool) =
+        (&path.serial, &path.profile.crl_urls, false);
+    for &key in &path.issuer_keys {
+        map_status(crl::status(&trust.crls, key, serial, urls, is_ca, now_unix))?;
+        if let Some(ca) = trust.ca_of_key(key) {
+            (serial, urls, is_ca) = (&ca.serial, &ca.crl_urls, true);
+        }
+    }
+    let issuer_der = path
+        .issuer_keys
+        .first()
+        .and_then(|&k| trust.ca_of_key(k))
+        .map(|ca| ca.der.as_ref().to_vec())
+        .unwrap_or_default();
+    Ok(CheckedCert {
+        kind: path.kind,
+        fingerprint: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        profile: path.profile.clone(),
+        der: der.to_vec(),
+        issuer_der,
+    })
+}
+
+/// Profile, type and chain (everything but revocation), as a [`CachedPath`].
+fn verify_path(trust: &TrustStore, der: &[u8], now_unix: i64) -> Result<CachedPath, ProofRefusal> {
     let p = profile::parse(der).map_err(|_| ProofRefusal::CertificateUnparsable)?;
     let cert = CertificateDer::from(der);
     let ee = EndEntityCert::try_from(&cert).map_err(|_| ProofRefusal::CertificateUnparsable)?;
@@ -416,37 +499,25 @@ pub fn check_certificate(
             Some(&issued_by_kind),
         )
         .map_err(|e| map_chain_error(&e))?;
-    // Revocation, from the card up: each certificate by the CRLs of the key above it (the
-    // issuing CA's for the card, the root's ARL for the CA).
     let mut issuer_keys = vec![];
+    let mut valid = (p.not_before, p.not_after);
     for issuer in path.intermediate_certificates() {
-        let key = trust.ca_key(issuer.der().as_ref());
-        issuer_keys.push(key.ok_or(ProofRefusal::UntrustedIssuer)?);
+        let key = trust
+            .ca_key(issuer.der().as_ref())
+            .ok_or(ProofRefusal::UntrustedIssuer)?;
+        if let Some(ca) = trust.ca_of_key(key) {
+            valid = (valid.0.max(ca.not_before), valid.1.min(ca.not_after));
+        }
+        issuer_keys.push(key);
     }
     let root = trust.anchor_key(path.anchor());
     issuer_keys.push(root.ok_or(ProofRefusal::UntrustedIssuer)?);
-    let (mut serial, mut urls, mut is_ca): (&[u8], &[String], bool) =
-        (ee.serial(), &p.crl_urls, false);
-    for key in issuer_keys {
-        map_status(crl::status(&trust.crls, key, serial, urls, is_ca, now_unix))?;
-        if let Some(ca) = key
-            .checked_sub(trust.roots.len())
-            .and_then(|i| trust.cas.get(i))
-        {
-            (serial, urls, is_ca) = (&ca.serial, &ca.crl_urls, true);
-        }
-    }
-    let issuer_der = path
-        .intermediate_certificates()
-        .next()
-        .map(|c| c.der().as_ref().to_vec())
-        .unwrap_or_default();
-    Ok(CheckedCert {
+    Ok(CachedPath {
         kind,
-        fingerprint: fingerprint(der),
+        serial: ee.serial().to_vec(),
         profile: p,
-        der: der.to_vec(),
-        issuer_der,
+        issuer_keys,
+        valid,
     })
 }
 

@@ -587,3 +587,55 @@ fn serial_lookup_on_a_large_crl() {
         der.len()
     );
 }
+
+/// A store remembers a chain it verified, but only what cannot change: the same store
+/// asked again at other times still refuses an expired or not-yet-valid card and still
+/// reads the CRLs at every use (a CRL gone stale since the first check refuses).
+#[test]
+fn a_remembered_chain_is_checked_again_for_time_and_revocation() {
+    let w = world();
+    let cert = card(&w.moica_new, GOOD, PARTITION_A, NATURAL, false);
+    let mut crls = vec![crl_by(&w.moica_new, CrlSpec::default())];
+    crls.extend(w.arls());
+    let t = w.store(&crls, Policy::default());
+    let at = |d: Duration| (now() + d).unix_timestamp();
+    let first = check_certificate(&t, &cert, at(Duration::ZERO)).unwrap();
+    let again = check_certificate(&t, &cert, at(Duration::ZERO)).unwrap();
+    let fresh = check_certificate(
+        &w.store(&crls, Policy::default()),
+        &cert,
+        at(Duration::ZERO),
+    )
+    .unwrap();
+    for c in [&again, &fresh] {
+        assert_eq!(
+            (c.kind, &c.fingerprint, &c.issuer_der, &c.profile.serial_hex),
+            (
+                first.kind,
+                &first.fingerprint,
+                &first.issuer_der,
+                &first.profile.serial_hex
+            )
+        );
+    }
+    // The CRLs' nextUpdate is a day away: two days on, the same store refuses.
+    assert_eq!(
+        check_certificate(&t, &cert, at(Duration::days(2))).map(|c| c.kind),
+        Err(ProofRefusal::CrlStale)
+    );
+    assert_eq!(
+        check_certificate(&t, &cert, at(Duration::days(400))).map(|c| c.kind),
+        Err(ProofRefusal::CertificateExpired)
+    );
+    assert_eq!(
+        check_certificate(&t, &cert, at(-Duration::days(31))).map(|c| c.kind),
+        Err(ProofRefusal::CertificateNotYetValid)
+    );
+    // And back inside the window, accepted again.
+    assert!(check_certificate(&t, &cert, at(Duration::ZERO)).is_ok());
+    // A certificate that differs in one byte is not the remembered one.
+    let mut forged = cert.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(check_certificate(&t, &forged, at(Duration::ZERO)).is_err());
+}

@@ -2,8 +2,10 @@
 //! Web eID uses, the binding rules, and their storage.
 
 use crate::{
+    batch::{Batch, Stmt},
     db::ms,
     error::{Result, ServerError},
+    personnel::registry,
     service::{roc_datetime, Portal},
     store::{self, AuditEntry},
     tokens,
@@ -20,7 +22,7 @@ use ecpa_cardproto::{
     challenge::{self, Challenge, Purpose, NONCE_BYTES},
     oid, profile,
     refusal::ProofRefusal,
-    token::ProofToken,
+    token::{DecodedToken, ProofToken},
     verify::{self, CardKind, CheckedCert, TrustStore},
 };
 use ecpa_domain::{
@@ -189,19 +191,28 @@ impl Portal {
         Err(refused(reason))
     }
 
-    /// The whole proof check, in order: token → certificate (parse, KeyUsage, type, chain,
-    /// revocation) → challenge (taken once) → signature.
+    /// The whole proof check, in order: token → challenge (taken once) → certificate
+    /// (parse, KeyUsage, type, chain, revocation) → signature → OCSP.
     pub async fn verify_proof(
         &self,
         ctx: &RequestCtx,
         token: &ProofToken,
         purpose: Purpose,
     ) -> std::result::Result<CheckedCert, ApiError> {
+        let (t, trust) = self.take_proof_challenge(ctx, token, purpose).await?;
+        self.check_proof(&t, &trust).await
+    }
+
+    /// The token decoded and its challenge taken. A proof without a live challenge of this
+    /// session costs one indexed update, never certificate work.
+    async fn take_proof_challenge(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+        purpose: Purpose,
+    ) -> std::result::Result<(DecodedToken, Arc<TrustStore>), ApiError> {
         let t = verify::decode_token(token).map_err(refused)?;
         let trust = self.trust_store()?;
-        let now = self.now();
-        // The challenge first: a proof without a live challenge of this session costs one
-        // indexed update, never certificate work.
         let c = Challenge::parse(&t.tbs).map_err(|_| refused(ProofRefusal::ChallengeMalformed))?;
         if c.origin != self.config.origin_string() {
             return Err(refused(ProofRefusal::ChallengeWrongOrigin));
@@ -212,15 +223,21 @@ impl Portal {
             .map(|s| s.id_hash.clone())
             .unwrap_or_default();
         self.take_challenge(&c, &session, purpose).await?;
-        let checked = verify::check_certificate(&trust, &t.certificate, now.unix_timestamp())
-            .map_err(refused)?;
+        Ok((t, trust))
+    }
+
+    /// Certificate, signature over the challenge, then OCSP (the only step that may wait
+    /// on the network, for proofs that passed everything else).
+    async fn check_proof(
+        &self,
+        t: &DecodedToken,
+        trust: &TrustStore,
+    ) -> std::result::Result<CheckedCert, ApiError> {
+        let now = self.now().unix_timestamp();
+        let checked = verify::check_certificate(trust, &t.certificate, now).map_err(refused)?;
         verify::check_signature(&t.certificate, t.tbs.as_bytes(), &t.signature).map_err(refused)?;
-        // OCSP last: the only step that may wait on the network, for proofs that passed
-        // everything else.
         if let Some(o) = &self.ocsp {
-            o.check(&checked, now.unix_timestamp())
-                .await
-                .map_err(refused)?;
+            o.check(&checked, now).await.map_err(refused)?;
         }
         Ok(checked)
     }
@@ -231,18 +248,27 @@ impl Portal {
         account_id: &str,
         checked: &CheckedCert,
     ) -> std::result::Result<(), ApiError> {
-        let now = self.now();
         let current = self.current_record(account_id).await?;
+        self.card_rules_on(current.as_ref(), checked)
+    }
+
+    /// The registry rules for a certificate, on the account's current record.
+    fn card_rules_on(
+        &self,
+        current: Option<&registry::CurrentRecord>,
+        checked: &CheckedCert,
+    ) -> std::result::Result<(), ApiError> {
+        let now = self.now();
         let right = match checked.kind {
             CardKind::Natural => Right::NaturalCertificateUpload,
             CardKind::Organization => Right::OrganizationCertificateUpload,
         };
-        eligibility::decide(right, current.as_ref().map(|c| &c.record), now).map_err(
-            |refusal| ApiError::NotEligible {
+        eligibility::decide(right, current.map(|c| &c.record), now).map_err(|refusal| {
+            ApiError::NotEligible {
                 refusal,
                 today: tz::taipei_date(now),
-            },
-        )?;
+            }
+        })?;
         let Some(person) = current else {
             return Err(refused(ProofRefusal::NoPersonRecord));
         };
@@ -290,7 +316,6 @@ impl Portal {
         purpose: Purpose,
     ) -> std::result::Result<(String, Vec<String>), ApiError> {
         self.trust_store()?;
-        let (session, cookies) = self.ensure_session(ctx).await?;
         let mut b = [0u8; NONCE_BYTES];
         OsRng.fill_bytes(&mut b);
         let now = self.now();
@@ -300,16 +325,29 @@ impl Portal {
             nonce: challenge::nonce_text(&b),
             issued_at: now.unix_timestamp(),
         };
-        sqlx::query("INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&c.nonce)
-            .bind(&session)
-            .bind(purpose_str(purpose))
-            .bind(&c.origin)
-            .bind(c.issued_at * 1000)
-            .bind(ms(now + Duration::seconds(self.config.challenge_ttl_secs)))
-            .execute(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
+        // The challenge belongs to the presented session, or to a new anonymous one
+        // written in the same commit.
+        let mut batch = Batch::new();
+        let (session, cookies) = match &ctx.session {
+            Some(s) => (s.id_hash.clone(), vec![]),
+            None => {
+                let (session, cookie) = self.new_session_in(&mut batch, ctx, None);
+                (session, vec![cookie])
+            }
+        };
+        batch.push(Stmt::new(
+            "INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                c.nonce.as_str().into(),
+                session.into(),
+                purpose_str(purpose).into(),
+                c.origin.as_str().into(),
+                (c.issued_at * 1000).into(),
+                ms(now + Duration::seconds(self.config.challenge_ttl_secs)).into(),
+            ],
+        ));
+        batch.commit(&self.db).await?;
         Ok((c.to_tbs(), cookies))
     }
 
@@ -349,71 +387,79 @@ impl Portal {
         token: &ProofToken,
     ) -> std::result::Result<LoginGranted, ApiError> {
         // The account the certificate is bound to, once known: a refusal after that point
-        // (the registry rules) is shown in that user's 最近活動 too.
+        // (the registry rules) is shown in that user's 最近活動 too. A success is audited
+        // inside the sign-in's own transaction.
         let mut bound_to = None;
         let result = self.cert_login_checked(ctx, token, &mut bound_to).await;
-        let outcome = match &result {
-            Ok(_) => "success".to_string(),
-            Err(ApiError::Card(r)) => r.code().to_string(),
-            Err(ApiError::NotEligible { refusal, .. }) => format!("eligibility:{refusal:?}"),
-            Err(e) => format!("error:{e}"),
-        };
-        let (key, account) = match (&result, bound_to) {
-            (Ok((name, id, _)), _) => (name.clone(), Some(id.clone())),
-            (Err(_), Some((name, id))) => (name, Some(id)),
-            (Err(_), None) => (String::new(), None),
-        };
-        self.audit_card(
-            ctx,
-            store::KIND_LOGIN_CERT,
-            &key,
-            account.as_deref(),
-            if result.is_ok() { "success" } else { "failure" },
-            Some(&outcome),
-        )
-        .await;
-        result.map(|(_, _, g)| g)
+        if let Err(e) = &result {
+            let outcome = match e {
+                ApiError::Card(r) => r.code().to_string(),
+                ApiError::NotEligible { refusal, .. } => format!("eligibility:{refusal:?}"),
+                e => format!("error:{e}"),
+            };
+            let (key, account) = bound_to.unzip();
+            self.audit_card(
+                ctx,
+                store::KIND_LOGIN_CERT,
+                key.as_deref().unwrap_or_default(),
+                account.as_deref(),
+                "failure",
+                Some(&outcome),
+            )
+            .await;
+        }
+        result
     }
 
+    /// Proof, binding, rules; then the new session, the sign-in counters, the binding's
+    /// last use and the audit entry as one commit.
     async fn cert_login_checked(
         &self,
         ctx: &RequestCtx,
         token: &ProofToken,
         bound_to: &mut Option<(String, String)>,
-    ) -> std::result::Result<(String, String, LoginGranted), ApiError> {
-        let checked = self.verify_proof(ctx, token, Purpose::Login).await?;
-        let row = sqlx::query("SELECT id, account_id FROM cert_bindings WHERE fingerprint = $1")
-            .bind(&checked.fingerprint)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
-        let Some(row) = row else {
-            return Err(refused(ProofRefusal::NotBound));
-        };
-        let binding_id: String = row.try_get("id").map_err(ServerError::from)?;
-        let account_id: String = row.try_get("account_id").map_err(ServerError::from)?;
-        let acct = store::account_by_id(&self.db.pool, &account_id)
-            .await?
-            .filter(|a| !a.disabled)
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        let (t, trust) = self
+            .take_proof_challenge(ctx, token, Purpose::Login)
+            .await?;
+        // The binding is read while the certificate is checked: the query is on its way to
+        // the database before the CPU work starts. Both must succeed.
+        let fingerprint = verify::fingerprint(&t.certificate);
+        let (subject, checked) = tokio::join!(
+            store::bound_subject(&self.db.pool, &fingerprint),
+            self.check_proof(&t, &trust)
+        );
+        let checked = checked?;
+        let subject = subject?
+            .filter(|s| !s.account.disabled)
             .ok_or(refused(ProofRefusal::NotBound))?;
+        let acct = &subject.account;
         *bound_to = Some((acct.name.clone(), acct.id.clone()));
         // The rules again, at every sign-in: the binding stays, the sign-in does not happen.
-        self.card_rules(&acct.id, &checked).await?;
+        self.card_rules_on(subject.record.as_ref(), &checked)?;
         let now = self.now();
-        let (_, session_cookie) = self.new_session(ctx, Some(&acct.id)).await?;
-        sqlx::query("UPDATE cert_bindings SET last_used_at = $1 WHERE id = $2")
-            .bind(ms(now))
-            .bind(&binding_id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
-        Ok((
-            acct.name,
-            acct.id,
-            LoginGranted {
-                set_cookies: vec![session_cookie],
-            },
-        ))
+        let mut batch = Batch::new();
+        let (_, session_cookie) = self.new_session_in(&mut batch, ctx, Some(&acct.id));
+        batch.push(store::touch_binding(&subject.binding_id, now));
+        batch.push(
+            store::audit_stmt(
+                &AuditEntry {
+                    kind: store::KIND_LOGIN_CERT,
+                    account_key: &acct.name,
+                    account_id: Some(&acct.id),
+                    client: &ctx.client,
+                    trusted: false,
+                    outcome: "success",
+                    detail: Some("success"),
+                },
+                now,
+            )
+            .1,
+        );
+        batch.commit(&self.db).await?;
+        Ok(LoginGranted {
+            set_cookies: vec![session_cookie],
+        })
     }
 
     async fn start_flow(

@@ -2,6 +2,7 @@
 //! polls, links, FAQ, the agency tree, the home page counters, password reset by e-mail
 //! and the administrator's changes. Implements the app's [`ContentBackend`].
 
+use crate::batch::Stmt;
 use crate::{
     content_defaults,
     db::{from_ms, ms, Backend},
@@ -180,24 +181,24 @@ pub fn plain_text(html: &str) -> String {
 #[derive(Default)]
 pub struct StatsCache(Mutex<Option<(OffsetDateTime, HomeStats)>>);
 
-/// Records a sign-in for the counters: one row per account and Taipei day, and the total.
+/// The writes that count a sign-in: one row per account and Taipei day, and the total.
 /// Both statements are atomic in the database, so several instances count correctly.
-pub async fn record_sign_in(pool: &AnyPool, account_id: &str, now: OffsetDateTime) -> Result<()> {
-    let day = tz::taipei_date(now).to_string();
-    sqlx::query(
-        "INSERT INTO daily_sign_ins (day, account_id, first_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (day, account_id) DO NOTHING",
-    )
-    .bind(day)
-    .bind(account_id)
-    .bind(ms(now))
-    .execute(pool)
-    .await?;
-    sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1")
-        .bind(COUNTER_SIGN_INS)
-        .execute(pool)
-        .await?;
-    Ok(())
+pub fn record_sign_in(account_id: &str, now: OffsetDateTime) -> [Stmt; 2] {
+    [
+        Stmt::new(
+            "INSERT INTO daily_sign_ins (day, account_id, first_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (day, account_id) DO NOTHING",
+            vec![
+                tz::taipei_date(now).to_string().into(),
+                account_id.into(),
+                ms(now).into(),
+            ],
+        ),
+        Stmt::new(
+            "UPDATE counters SET value = value + 1 WHERE name = $1",
+            vec![COUNTER_SIGN_INS.into()],
+        ),
+    ]
 }
 
 /// The counters now, from three indexed reads (never a scan of the audit log).

@@ -55,18 +55,22 @@ impl Db {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5));
         if backend == Backend::Sqlite {
-            opts = opts.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL lets readers work while one writer writes; the busy timeout makes
-                    // writers queue instead of failing at once.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+            // A file connection does not go stale: no test query before each use (it
+            // doubled the cost of every statement on the sign-in path).
+            opts = opts
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL lets readers work while one writer writes; the busy timeout makes
+                        // writers queue instead of failing at once.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                    )
-                    .await?;
-                    Ok(())
-                })
-            });
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
         }
         let pool = opts.connect(&url).await?;
         Ok(Self { pool, backend })

@@ -8,6 +8,7 @@
 //! * [`web`]: the HTTP edge (router, middleware, headers, health, error pages).
 //! * [`hashing`], [`tokens`]: password hashing and random tokens.
 
+pub mod batch;
 pub mod cards;
 pub mod catalog;
 pub mod config;

@@ -1,6 +1,7 @@
 //! The portal's server-side services: the implementation of the app's [`PortalBackend`]
 //! over the database, the password hasher and the domain rules.
 
+use crate::batch::Batch;
 use crate::{
     catalog,
     config::Config,
@@ -144,29 +145,40 @@ impl Portal {
         ctx: &RequestCtx,
         account_id: Option<&str>,
     ) -> Result<(String, String)> {
-        let pool = &self.db.pool;
+        let mut batch = Batch::new();
+        let made = self.new_session_in(&mut batch, ctx, account_id);
+        batch.commit(&self.db).await?;
+        Ok(made)
+    }
+
+    /// [`Self::new_session`]'s writes added to the caller's batch, so that a sign-in's
+    /// writes (session, counters, binding, audit) are one commit.
+    pub(crate) fn new_session_in(
+        &self,
+        batch: &mut Batch,
+        ctx: &RequestCtx,
+        account_id: Option<&str>,
+    ) -> (String, String) {
         let now = self.now();
         if let Some(old) = &ctx.session {
-            store::delete_session(pool, &old.id_hash).await?;
+            batch.push(store::delete_session_stmt(&old.id_hash));
         }
         let token = tokens::secret_token();
         let id_hash = tokens::token_hash(&token);
-        store::insert_session(
-            pool,
-            &NewSession {
-                id_hash: &id_hash,
-                account_id,
-                now,
-                expires_at: self.sessions.hard_expiry(now),
-                client: &ctx.client,
-                user_agent: ctx.user_agent.as_deref(),
-            },
-        )
-        .await?;
+        batch.push(store::insert_session(&NewSession {
+            id_hash: &id_hash,
+            account_id,
+            now,
+            expires_at: self.sessions.hard_expiry(now),
+            client: &ctx.client,
+            user_agent: ctx.user_agent.as_deref(),
+        }));
         if let Some(account_id) = account_id {
-            crate::content::record_sign_in(pool, account_id, now).await?;
+            for s in crate::content::record_sign_in(account_id, now) {
+                batch.push(s);
+            }
         }
-        Ok((id_hash, self.cookies.session_cookie(&token)))
+        (id_hash, self.cookies.session_cookie(&token))
     }
 
     pub fn new(db: Db, config: Arc<Config>, clock: Clock) -> Result<Self> {
@@ -736,10 +748,7 @@ impl Portal {
         &self,
         account_id: &str,
     ) -> Result<Option<registry::CurrentRecord>> {
-        match registry::account_national_id(&self.db.pool, account_id).await? {
-            Some(nid) => registry::current_record(&self.db.pool, &nid).await,
-            None => Ok(None),
-        }
+        registry::current_record_of_account(&self.db.pool, account_id).await
     }
 }
 

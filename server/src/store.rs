@@ -1,5 +1,6 @@
 //! SQL for accounts, sessions, trusted devices and the audit log. Thin: no rules here.
 
+use crate::batch::Stmt;
 use crate::db::{from_ms, ms};
 use crate::error::Result;
 use crate::tokens::row_id;
@@ -106,20 +107,21 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-pub async fn insert_session(pool: &AnyPool, s: &NewSession<'_>) -> Result<()> {
-    sqlx::query(
+pub fn insert_session(s: &NewSession<'_>) -> Stmt {
+    Stmt::new(
         "INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, expires_at, client, user_agent) \
          VALUES ($1, $2, $3, $3, $4, $5, $6)",
+        vec![
+            s.id_hash.into(),
+            s.account_id.into(),
+            ms(s.now).into(),
+            ms(s.expires_at).into(),
+            s.client.into(),
+            s.user_agent
+                .map(|u| u.chars().take(256).collect::<String>())
+                .into(),
+        ],
     )
-    .bind(s.id_hash)
-    .bind(s.account_id)
-    .bind(ms(s.now))
-    .bind(ms(s.expires_at))
-    .bind(s.client)
-    .bind(s.user_agent.map(|u| u.chars().take(256).collect::<String>()))
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 pub async fn session(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>> {
@@ -149,11 +151,15 @@ pub async fn touch_session(pool: &AnyPool, id_hash: &str, now: OffsetDateTime) -
     Ok(())
 }
 
+pub fn delete_session_stmt(id_hash: &str) -> Stmt {
+    Stmt::new(
+        "DELETE FROM sessions WHERE id_hash = $1",
+        vec![id_hash.into()],
+    )
+}
+
 pub async fn delete_session(pool: &AnyPool, id_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(pool)
-        .await?;
+    delete_session_stmt(id_hash).execute(pool).await?;
     Ok(())
 }
 
@@ -247,23 +253,30 @@ fn outcome_from(s: &str) -> AttemptOutcome {
 }
 
 pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> Result<String> {
+    let (id, stmt) = audit_stmt(e, now);
+    stmt.execute(pool).await?;
+    Ok(id)
+}
+
+/// An audit entry to write with other statements; its id.
+pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
     let id = row_id();
-    sqlx::query(
+    let stmt = Stmt::new(
         "INSERT INTO audit_log (id, at, kind, account_key, account_id, client, trusted, outcome, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&id)
-    .bind(ms(now))
-    .bind(e.kind)
-    .bind(e.account_key)
-    .bind(e.account_id)
-    .bind(e.client)
-    .bind(i64::from(e.trusted))
-    .bind(e.outcome)
-    .bind(e.detail)
-    .execute(pool)
-    .await?;
-    Ok(id)
+        vec![
+            id.as_str().into(),
+            ms(now).into(),
+            e.kind.into(),
+            e.account_key.into(),
+            e.account_id.into(),
+            e.client.into(),
+            i64::from(e.trusted).into(),
+            e.outcome.into(),
+            e.detail.into(),
+        ],
+    );
+    (id, stmt)
 }
 
 pub async fn set_audit_outcome(
@@ -373,4 +386,46 @@ pub async fn recent_sign_ins(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(from_ms).collect())
+}
+
+// ---- certificate bindings at sign-in ---------------------------------------------------
+
+/// What a certificate sign-in needs about the account a certificate is bound to.
+#[derive(Debug, Clone)]
+pub struct BoundSubject {
+    pub binding_id: String,
+    pub account: AccountRow,
+    /// The registry record of the account's person, if linked and present.
+    pub record: Option<crate::personnel::registry::CurrentRecord>,
+}
+
+/// The binding of a certificate (by fingerprint), its account and the account's registry
+/// record, in one query: the sign-in reads nothing else before it writes.
+pub async fn bound_subject(pool: &AnyPool, fingerprint: &str) -> Result<Option<BoundSubject>> {
+    use crate::personnel::registry::{record_from_row, RECORD_COLS};
+    let row = sqlx::query(&format!(
+        "SELECT b.id AS binding_id, acc.id, acc.name, acc.display_name, acc.email, \
+                acc.password_hash, acc.disabled, {RECORD_COLS} \
+         FROM cert_bindings b JOIN accounts acc ON acc.id = b.account_id \
+         LEFT JOIN personnel_current c ON c.national_id = acc.national_id \
+         LEFT JOIN people p ON p.national_id = c.national_id \
+         LEFT JOIN agencies a ON a.code = c.agency_code \
+         WHERE b.fingerprint = $1"
+    ))
+    .bind(fingerprint)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(BoundSubject {
+        binding_id: r.try_get("binding_id")?,
+        account: account_from(&r)?,
+        record: record_from_row(&r)?,
+    }))
+}
+
+pub fn touch_binding(binding_id: &str, now: OffsetDateTime) -> Stmt {
+    Stmt::new(
+        "UPDATE cert_bindings SET last_used_at = $1 WHERE id = $2",
+        vec![ms(now).into(), binding_id.into()],
+    )
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use ecpa_domain::personnel::{DutyCode, Employment, PersonnelRecord, StaffCategory};
-use sqlx::{AnyPool, Row};
+use sqlx::{any::AnyRow, AnyPool, Row};
 use time::{format_description::well_known::Iso8601, Date};
 
 /// A person's current record with the names the screens show.
@@ -26,17 +26,45 @@ pub fn parse_date_text(s: &str) -> Option<Date> {
     Date::parse(s, &Iso8601::DATE).ok()
 }
 
-pub async fn current_record(pool: &AnyPool, national_id: &str) -> Result<Option<CurrentRecord>> {
-    let row = sqlx::query(
-        "SELECT p.national_id, p.name, p.email, c.agency_code, a.name AS agency_name, a.oid, c.title, \
-                c.unit_name, c.staff_category, c.concurrent_duty, c.status, c.departed_on, c.ingested_on \
-         FROM personnel_current c JOIN people p ON p.national_id = c.national_id \
-         JOIN agencies a ON a.code = c.agency_code WHERE c.national_id = $1",
-    )
-    .bind(national_id)
+/// The columns of a current record, for queries that join `personnel_current c`,
+/// `people p` and `agencies a` (left joins allowed: [`record_from_row`] then says `None`).
+pub(crate) const RECORD_COLS: &str =
+    "p.national_id AS person_national_id, p.name AS person_name, p.email AS person_email, \
+     c.agency_code, a.name AS agency_name, a.oid AS agency_oid, c.title, c.unit_name, \
+     c.staff_category, c.concurrent_duty, c.status, c.departed_on, c.ingested_on";
+
+/// The current record of the person linked to an account, in one query.
+pub async fn current_record_of_account(
+    pool: &AnyPool,
+    account_id: &str,
+) -> Result<Option<CurrentRecord>> {
+    let row = sqlx::query(&format!(
+        "SELECT {RECORD_COLS} FROM accounts acc \
+         JOIN personnel_current c ON c.national_id = acc.national_id \
+         JOIN people p ON p.national_id = c.national_id \
+         JOIN agencies a ON a.code = c.agency_code WHERE acc.id = $1"
+    ))
+    .bind(account_id)
     .fetch_optional(pool)
     .await?;
-    let Some(r) = row else { return Ok(None) };
+    match row {
+        Some(r) => record_from_row(&r),
+        None => Ok(None),
+    }
+}
+
+/// A current record from a row selected with [`RECORD_COLS`]; `None` when a left join
+/// found no person, record or agency.
+pub(crate) fn record_from_row(r: &AnyRow) -> Result<Option<CurrentRecord>> {
+    let Some(national_id) = r.try_get::<Option<String>, _>("person_national_id")? else {
+        return Ok(None);
+    };
+    let Some(agency_name) = r.try_get::<Option<String>, _>("agency_name")? else {
+        return Ok(None);
+    };
+    let Some(staff_category) = r.try_get::<Option<String>, _>("staff_category")? else {
+        return Ok(None);
+    };
     let bad = |what: &str| {
         crate::error::ServerError::Invalid(format!("stored personnel record has a bad {what}"))
     };
@@ -44,8 +72,7 @@ pub async fn current_record(pool: &AnyPool, national_id: &str) -> Result<Option<
         .try_get::<Option<String>, _>("departed_on")?
         .and_then(|s| parse_date_text(&s));
     let record = PersonnelRecord {
-        staff_category: StaffCategory::parse(&r.try_get::<String, _>("staff_category")?)
-            .map_err(|_| bad("人員區分"))?,
+        staff_category: StaffCategory::parse(&staff_category).map_err(|_| bad("人員區分"))?,
         unit_name: r.try_get("unit_name")?,
         concurrent_duty: DutyCode::parse(
             &r.try_get::<Option<String>, _>("concurrent_duty")?
@@ -58,24 +85,13 @@ pub async fn current_record(pool: &AnyPool, national_id: &str) -> Result<Option<
             .ok_or_else(|| bad("入檔日期"))?,
     };
     Ok(Some(CurrentRecord {
-        national_id: r.try_get("national_id")?,
-        name: r.try_get("name")?,
-        email: r.try_get("email")?,
+        national_id,
+        name: r.try_get("person_name")?,
+        email: r.try_get("person_email")?,
         agency_code: r.try_get("agency_code")?,
-        agency_name: r.try_get("agency_name")?,
-        agency_oid: r.try_get("oid")?,
+        agency_name,
+        agency_oid: r.try_get("agency_oid")?,
         title: r.try_get("title")?,
         record,
     }))
-}
-
-/// The account's linked person, if any.
-pub async fn account_national_id(pool: &AnyPool, account_id: &str) -> Result<Option<String>> {
-    Ok(
-        sqlx::query_scalar::<_, Option<String>>("SELECT national_id FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(pool)
-            .await?
-            .flatten(),
-    )
 }
