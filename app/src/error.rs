@@ -184,13 +184,35 @@ pub fn password_rule_message(v: &PasswordViolation) -> String {
     }
 }
 
-/// On the server, a page that shows `e` answers with its HTTP status: 503 when the
-/// database is unavailable (load balancers and monitors see it), 404 for missing data.
+/// On the server, a page or server function that answers `e` gets its HTTP status: 503 when
+/// the database is unavailable (load balancers and monitors see it), 404 for missing data,
+/// 429 with `Retry-After` for a throttled or rate-limited attempt.
 pub fn set_page_status(e: &ApiError) {
     #[cfg(feature = "ssr")]
     {
         use http::StatusCode;
         let status = match e {
+            ApiError::Throttled { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs } => {
+                // A form posted without JavaScript is answered by a redirect back to its
+                // page with the error; that redirect must stay a redirect.
+                let html_form = leptos::prelude::use_context::<http::request::Parts>()
+                    .and_then(|p| p.headers.get(http::header::ACCEPT).cloned())
+                    .and_then(|v| v.to_str().map(|a| a.contains("text/html")).ok())
+                    .unwrap_or(false);
+                if html_form {
+                    return;
+                }
+                if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    res.set_status(StatusCode::TOO_MANY_REQUESTS);
+                    if let Ok(v) =
+                        http::HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
+                    {
+                        res.insert_header(http::header::RETRY_AFTER, v);
+                    }
+                }
+                return;
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,

@@ -29,7 +29,7 @@ use ecpa_domain::{
     password::{PasswordPolicy, PasswordViolation, MAX_PASSWORD_BYTES},
     roc,
     session::{SessionPolicy, SessionState},
-    throttle::{AttemptOutcome, ThrottleDecision, ThrottleInput, ThrottlePolicy, ACCOUNT_WINDOW},
+    throttle::{self, AttemptOutcome, ThrottleDecision, ThrottlePolicy},
     tz,
 };
 use std::sync::Arc;
@@ -378,21 +378,19 @@ impl Portal {
             now,
         )
         .await?;
-        let history = store::login_attempts(pool, &key, now - ACCOUNT_WINDOW, &attempt_id).await?;
-        let client_failures = store::client_failures(
+        let input = store::throttle_input(
             pool,
-            &ctx.client,
-            now - self.throttle.client_window,
-            &attempt_id,
+            &store::ThrottleQuery {
+                account_key: &key,
+                client_key: &throttle::client_key(&ctx.client),
+                trusted,
+                now,
+                client_window: self.throttle.client_window,
+                exclude_id: &attempt_id,
+            },
         )
         .await?;
-        let decision = self.throttle.decide(&ThrottleInput {
-            now,
-            client: &ctx.client,
-            trusted_client: trusted,
-            account_attempts: &history,
-            client_failures,
-        });
+        let decision = self.throttle.decide(now, &input);
         if let ThrottleDecision::Deny {
             reason,
             retry_after,

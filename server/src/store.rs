@@ -4,7 +4,9 @@ use crate::batch::Stmt;
 use crate::db::{from_ms, ms};
 use crate::error::Result;
 use crate::tokens::row_id;
-use ecpa_domain::throttle::{Attempt, AttemptOutcome};
+use ecpa_domain::throttle::{
+    client_key, AttemptOutcome, Failures, Streak, ThrottleInput, ACCOUNT_WINDOW,
+};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
@@ -242,16 +244,6 @@ pub fn outcome_str(o: AttemptOutcome) -> &'static str {
     }
 }
 
-fn outcome_from(s: &str) -> AttemptOutcome {
-    match s {
-        "success" => AttemptOutcome::Success,
-        "failure" => AttemptOutcome::Failure,
-        "throttled" => AttemptOutcome::Throttled,
-        // Unknown values count against the account, never for it.
-        _ => AttemptOutcome::Pending,
-    }
-}
-
 pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> Result<String> {
     let (id, stmt) = audit_stmt(e, now);
     stmt.execute(pool).await?;
@@ -262,8 +254,8 @@ pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> R
 pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
     let id = row_id();
     let stmt = Stmt::new(
-        "INSERT INTO audit_log (id, at, kind, account_key, account_id, client, trusted, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_log (id, at, kind, account_key, account_id, client, client_key, trusted, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         vec![
             id.as_str().into(),
             ms(now).into(),
@@ -271,6 +263,7 @@ pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
             e.account_key.into(),
             e.account_id.into(),
             e.client.into(),
+            client_key(e.client).into(),
             i64::from(e.trusted).into(),
             e.outcome.into(),
             e.detail.into(),
@@ -296,53 +289,80 @@ pub async fn set_audit_outcome(
     Ok(())
 }
 
-/// Password sign-in attempts on `account_key` since `since`, except `exclude_id`.
-pub async fn login_attempts(
-    pool: &AnyPool,
-    account_key: &str,
-    since: OffsetDateTime,
-    exclude_id: &str,
-) -> Result<Vec<Attempt>> {
-    let rows = sqlx::query(
-        "SELECT at, client, trusted, outcome FROM audit_log \
-         WHERE kind = $1 AND account_key = $2 AND at > $3 AND id <> $4 ORDER BY at DESC LIMIT 1000",
-    )
-    .bind(KIND_LOGIN_PASSWORD)
-    .bind(account_key)
-    .bind(ms(since))
-    .bind(exclude_id)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Attempt {
-                at: from_ms(r.try_get("at")?),
-                client: r.try_get("client")?,
-                trusted: r.try_get::<i64, _>("trusted")? != 0,
-                outcome: outcome_from(&r.try_get::<String, _>("outcome")?),
-            })
-        })
-        .collect()
+/// Who a throttle decision is about.
+pub struct ThrottleQuery<'a> {
+    pub account_key: &'a str,
+    pub client_key: &'a str,
+    pub trusted: bool,
+    pub now: OffsetDateTime,
+    pub client_window: time::Duration,
+    /// The attempt being decided (already recorded as pending).
+    pub exclude_id: &'a str,
 }
 
-/// Failed (or in-flight) password sign-ins by `client` on any account since `since`.
-pub async fn client_failures(
-    pool: &AnyPool,
-    client: &str,
-    since: OffsetDateTime,
-    exclude_id: &str,
-) -> Result<u32> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log \
-         WHERE kind = $1 AND client = $2 AND at > $3 AND outcome IN ('failure', 'pending') AND id <> $4",
-    )
+const FAILED: &str = "outcome IN ('failure', 'pending')";
+
+/// The throttle's input as exact aggregates over the recorded attempts (counts over every
+/// row in the windows, never a sample of the newest rows).
+pub async fn throttle_input(pool: &AnyPool, q: &ThrottleQuery<'_>) -> Result<ThrottleInput> {
+    let hour_ago = ms(q.now - ACCOUNT_WINDOW);
+    let trusted = i64::from(q.trusted);
+    // The streak: this client's untrusted failures on the account (or the account's
+    // trusted devices' failures) since the last success of the same kind, in the hour.
+    let same = "kind = $1 AND account_key = $2 AND trusted = $3 AND ($3 = 1 OR client_key = $4) AND at > $5";
+    let streak = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_log WHERE {same} AND id <> $6 AND {FAILED} \
+         AND at > COALESCE((SELECT MAX(at) FROM audit_log WHERE {same} AND outcome = 'success'), 0)"
+    ))
     .bind(KIND_LOGIN_PASSWORD)
-    .bind(client)
-    .bind(ms(since))
-    .bind(exclude_id)
+    .bind(q.account_key)
+    .bind(trusted)
+    .bind(q.client_key)
+    .bind(hour_ago)
+    .bind(q.exclude_id)
     .fetch_one(pool)
     .await?;
-    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    let account = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM audit_log \
+         WHERE kind = $1 AND account_key = $2 AND trusted = 0 AND at > $3 AND id <> $4 AND {FAILED}"
+    ))
+    .bind(KIND_LOGIN_PASSWORD)
+    .bind(q.account_key)
+    .bind(hour_ago)
+    .bind(q.exclude_id)
+    .fetch_one(pool)
+    .await?;
+    let client = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN account_key = $3 THEN 1 ELSE 0 END), 0) AS here \
+         FROM audit_log WHERE kind = $1 AND client_key = $2 AND at > $4 AND id <> $5 AND {FAILED}"
+    ))
+    .bind(KIND_LOGIN_PASSWORD)
+    .bind(q.client_key)
+    .bind(q.account_key)
+    .bind(ms(q.now - q.client_window))
+    .bind(q.exclude_id)
+    .fetch_one(pool)
+    .await?;
+    let count = |r: &sqlx::any::AnyRow, c: &str| -> Result<u32> {
+        Ok(u32::try_from(r.try_get::<i64, _>(c)?).unwrap_or(u32::MAX))
+    };
+    let at = |r: &sqlx::any::AnyRow, c: &str| -> Result<Option<OffsetDateTime>> {
+        Ok(r.try_get::<Option<i64>, _>(c)?.map(from_ms))
+    };
+    Ok(ThrottleInput {
+        trusted_client: q.trusted,
+        streak: Streak {
+            failures: count(&streak, "n")?,
+            last: at(&streak, "last")?,
+        },
+        account: Failures {
+            count: count(&account, "n")?,
+            oldest: at(&account, "oldest")?,
+            newest: at(&account, "newest")?,
+        },
+        client_failures: count(&client, "n")?,
+        client_failures_here: count(&client, "here")?,
+    })
 }
 
 /// The account's successful sign-ins, newest first.

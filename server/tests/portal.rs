@@ -15,6 +15,7 @@ on_both_databases!(
     sign_in_ok,
     wrong_password_and_unknown_account_look_the_same,
     throttled_account_spares_the_owner,
+    an_office_behind_one_address_keeps_signing_in,
     logout_ends_the_session_server_side,
     my_area_redirects_when_signed_out,
     session_id_rotates_at_sign_in,
@@ -209,6 +210,78 @@ fn throttled(r: &common::Reply) -> Option<u64> {
         ApiError::Throttled { retry_after_secs } => Some(retry_after_secs),
         _ => None,
     }
+}
+
+/// One NAT address for a whole office (issue #16, finding 1 and 2): a guesser behind it
+/// hammers one colleague's account. The owner's trusted PC and the other colleagues behind
+/// the same address sign in at once; the guesser is refused with 429 and the same generic
+/// message; refused attempts, however many, never push its failures out of the count; and
+/// an IPv6 /64 is one client.
+async fn an_office_behind_one_address_keeps_signing_in(app: TestApp) {
+    const NAT: &str = "203.0.113.1";
+    let mut owner = Jar::default();
+    app.login("wangxm", PW, NAT, &mut owner).await;
+    let r = app.form("/api/logout", &[], NAT, &owner).await;
+    owner.absorb(&r);
+    let nobody = Jar::default();
+    let guess = [("account", "wangxm"), ("password", "Guess-Pass-001")];
+    // The guesser waits out each delay, until its pair is blocked.
+    let mut blocked = false;
+    for _ in 0..12 {
+        app.advance(Duration::seconds(31));
+        let r = app.api("/api/login", &guess, NAT, &nobody).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            blocked = true;
+            assert!(r.body.contains("Throttled"), "{r:?}");
+            let wait: u64 = r
+                .headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            assert!(wait > 800, "{wait}");
+            break;
+        }
+        assert!(r.body.contains("InvalidCredentials"), "{r:?}");
+    }
+    assert!(blocked, "the guesser is slowed");
+    // Refused attempts by the hundred: the failures before them still count.
+    for _ in 0..1_100 {
+        let r = app.api("/api/login", &guess, NAT, &nobody).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    app.advance(Duration::minutes(5));
+    let r = app.api("/api/login", &guess, NAT, &nobody).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
+
+    // The owner's trusted PC behind the same address, and a colleague's browser.
+    let r = app.login("wangxm", PW, NAT, &mut owner).await;
+    assert_eq!(r.location(), Some("/my"), "owner: {r:?}");
+    let mut colleague = Jar::default();
+    let r = app.login("linmh", PW, NAT, &mut colleague).await;
+    assert_eq!(r.location(), Some("/my"), "colleague: {r:?}");
+
+    // A /64 is one client: a new address for every guess gains nothing.
+    let mut refused = 0;
+    for i in 0..8 {
+        app.advance(Duration::seconds(31));
+        let addr = format!("2001:db8:ecba:7:{i:x}::1");
+        let r = app
+            .api(
+                "/api/login",
+                &[("account", "chenzw"), ("password", "Guess-Pass-001")],
+                &addr,
+                &nobody,
+            )
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 3,
+        "five failures from the /64, then its pair is blocked"
+    );
 }
 
 async fn throttled_account_spares_the_owner(app: TestApp) {

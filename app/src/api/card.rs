@@ -102,7 +102,8 @@ pub async fn bind_start(
     let ctx = backend::request_ctx()?;
     let cookies = backend::backend()?
         .bind_start(&ctx, &account, &password, kind)
-        .await?;
+        .await
+        .inspect_err(crate::error::set_page_status)?;
     backend::set_cookies(&cookies);
     Ok(())
 }

@@ -132,7 +132,8 @@ pub async fn login(
     let ctx = backend::request_ctx()?;
     let granted = backend::backend()?
         .login_password(&ctx, &account, &password)
-        .await?;
+        .await
+        .inspect_err(crate::error::set_page_status)?;
     backend::set_cookies(&granted.set_cookies);
     leptos_axum::redirect(safe_next(next.as_deref()));
     Ok(())
