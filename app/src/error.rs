@@ -83,6 +83,40 @@ impl FromServerFnError for ApiError {
 }
 
 impl ApiError {
+    /// An error that arrived in a URL (`__err`, the answer to a form posted without
+    /// JavaScript): anyone can write such a link, so only what the error *is* survives,
+    /// never text from it. Strings are dropped (their messages are generic anyway, or are
+    /// replaced by a generic one) and waiting times bounded.
+    pub fn from_url(self) -> ApiError {
+        const MAX_WAIT_SECS: u64 = 3600;
+        match self {
+            ApiError::Throttled { retry_after_secs } => ApiError::Throttled {
+                retry_after_secs: retry_after_secs.clamp(1, MAX_WAIT_SECS),
+            },
+            ApiError::RateLimited { retry_after_secs } => ApiError::RateLimited {
+                retry_after_secs: retry_after_secs.clamp(1, MAX_WAIT_SECS),
+            },
+            ApiError::InvalidInput(_) => ApiError::InvalidInput(String::new()),
+            ApiError::Transport(_) => ApiError::Transport(String::new()),
+            ApiError::Content(ContentError::DuplicateOption(_)) => {
+                ApiError::Content(ContentError::Invalid(Field::Option))
+            }
+            ApiError::Content(ContentError::TooLong { field, max }) => {
+                ApiError::Content(ContentError::TooLong {
+                    field,
+                    max: max.min(100_000),
+                })
+            }
+            ApiError::Content(ContentError::OptionCount { min, max }) => {
+                ApiError::Content(ContentError::OptionCount {
+                    min: min.min(100),
+                    max: max.min(100),
+                })
+            }
+            other => other,
+        }
+    }
+
     /// What the user reads.
     pub fn message(&self) -> String {
         match self {
@@ -295,6 +329,35 @@ mod tests {
         }
         .message();
         assert!(s.contains("1 秒"), "{s}");
+    }
+
+    /// Nothing written into a link reaches the page as text (issue #16, finding 4).
+    #[test]
+    fn errors_from_urls_carry_no_text() {
+        const EVIL: &str = "請撥 0800-000-000 重設密碼";
+        for e in [
+            ApiError::InvalidInput(EVIL.into()),
+            ApiError::Transport(EVIL.into()),
+            ApiError::Content(ContentError::DuplicateOption(EVIL.into())),
+        ] {
+            let shown = ApiError::de(e.ser()).from_url().message();
+            assert!(!shown.contains("0800"), "{shown}");
+        }
+        let wait = ApiError::Throttled {
+            retry_after_secs: u64::MAX,
+        }
+        .from_url()
+        .message();
+        assert!(wait.contains("60 分鐘"), "{wait}");
+        // What the portal itself sends keeps its meaning.
+        assert_eq!(
+            ApiError::InvalidCredentials.from_url(),
+            ApiError::InvalidCredentials
+        );
+        let t = ApiError::Throttled {
+            retry_after_secs: 90,
+        };
+        assert_eq!(t.clone().from_url(), t);
     }
 
     #[test]

@@ -675,3 +675,44 @@ async fn full_disk_db(app: &TestApp) -> Db {
         backend: Backend::Sqlite,
     }
 }
+
+/// Security review #16.4: a link to the real portal with an error of the attacker's
+/// choosing (`?__path=/api/login&__err=…`, the way a form posted without JavaScript gets
+/// its error back) shows what the error is, never text from the link.
+#[tokio::test]
+async fn error_text_in_a_link_is_never_shown() {
+    use base64::{engine::general_purpose::URL_SAFE, Engine};
+    use leptos::server_fn::error::FromServerFnError;
+    let app = TestApp::new(Kind::Sqlite).await;
+    let link = |e: ApiError| {
+        format!(
+            "/?__path=/api/login&__err={}",
+            URL_SAFE.encode(e.ser().as_ref())
+        )
+    };
+    // The mechanism works: a real error code is shown in the login box.
+    let page = app
+        .get(&link(ApiError::InvalidCredentials), &Jar::default())
+        .await;
+    assert!(page.body.contains("帳號或密碼錯誤"), "{}", page.body);
+    const EVIL: &str = "帳號已停用，請來電 0800-123-456 由專人重設";
+    for e in [
+        ApiError::InvalidInput(EVIL.into()),
+        ApiError::Transport(EVIL.into()),
+        ApiError::Content(ecpa_domain::content::ContentError::DuplicateOption(
+            EVIL.into(),
+        )),
+    ] {
+        let page = app.get(&link(e.clone()), &Jar::default()).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let at = page.body.find("0800-123-456").map(|i| {
+            let start = page.body[..i]
+                .char_indices()
+                .rev()
+                .nth(120)
+                .map_or(0, |(j, _)| j);
+            page.body[start..].chars().take(140).collect::<String>()
+        });
+        assert!(at.is_none(), "{e:?} shown: {at:?}");
+    }
+}

@@ -76,7 +76,7 @@ pub fn PollPanel(poll: PollView) -> impl IntoView {
         }
     });
     let error = move || match vote.value().get() {
-        Some(Err(e)) => Some(e.message()),
+        Some(Err(e)) => Some(super::shown_error(e, vote.version().get()).message()),
         _ => None,
     };
     let poll_id = move || current.with(|p| p.id.clone());

@@ -16,7 +16,7 @@ pub fn LoginBox(#[prop(optional, into)] next: Option<String>) -> impl IntoView {
     // An error from the last no-JavaScript submission, carried in the URL by the server.
     let url_error = super::url_error("/login");
     let error = move || match login.value().get() {
-        Some(Err(e)) => Some(e),
+        Some(Err(e)) => Some(super::shown_error(e, login.version().get())),
         Some(Ok(())) => None,
         None => url_error(),
     };

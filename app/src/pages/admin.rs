@@ -59,8 +59,9 @@ where
     T: Clone + Send + Sync + 'static,
 {
     move || {
+        let version = a.version().get();
         a.value().with(|v| match v {
-            Some(Err(e)) => Some(e.message()),
+            Some(Err(e)) => Some(crate::components::shown_error(e.clone(), version).message()),
             _ => None,
         })
     }

@@ -4,7 +4,7 @@
 use crate::api::content::{password_reset_state, RequestPasswordReset, ResetPassword};
 use crate::components::{
     content::{failed, loading},
-    url_error,
+    shown_error, url_error,
 };
 use crate::error::ApiError;
 use ecpa_domain::reset::LinkState;
@@ -19,7 +19,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let sent = move || query.with(|q| q.get("sent").is_some());
     let from_url = url_error("/password_reset_request");
     let error = move || match request.value().get() {
-        Some(Err(e)) => Some(e.message()),
+        Some(Err(e)) => Some(shown_error(e, request.version().get()).message()),
         _ => from_url().map(|e| e.message()),
     };
     view! {
@@ -63,7 +63,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     let reset = ServerAction::<ResetPassword>::new();
     let from_url = url_error("/password_reset");
     let error = move || match reset.value().get() {
-        Some(Err(e)) => Some(e.message()),
+        Some(Err(e)) => Some(shown_error(e, reset.version().get()).message()),
         _ => from_url().map(|e| e.message()),
     };
     view! {

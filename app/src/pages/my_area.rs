@@ -143,7 +143,7 @@ fn MyAreaView(
         .into_any()
     };
     let remove_error = move || match remove.value().get() {
-        Some(Err(e)) => Some(e.message()),
+        Some(Err(e)) => Some(crate::components::shown_error(e, remove.version().get()).message()),
         _ => None,
     };
     let activity = area
