@@ -170,7 +170,10 @@ pub fn PinDialog(
     };
     view! {
         <div class=class role="dialog" aria-modal=modal.to_string() aria-labelledby="pin-title" aria-describedby="pin-rule" on:keydown=keydown>
-            <form class="pin-dialog__box" on:submit=submit>
+            // `method="dialog"` and an input without a name: if the handler does not run
+            // (scripts off, a failed hydration), the browser's own submission sends nothing
+            // anywhere and navigates nowhere; the PIN only ever goes to `on_ok`.
+            <form class="pin-dialog__box" method="dialog" on:submit=submit>
                 <h2 id="pin-title">{title}</h2>
                 <div class="field">
                     <label for="pin-input">"PIN Code"</label>
@@ -178,7 +181,6 @@ pub fn PinDialog(
                         id="pin-input"
                         node_ref=input
                         type="password"
-                        name="pin"
                         autocomplete="off"
                         inputmode="text"
                         minlength="6"

@@ -105,6 +105,63 @@ async fn enter_pin(w: &mut PortalWorld, pin: String) -> StepResult {
     Ok(())
 }
 
+/// A Chrome DevTools command through ChromeDriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+#[when("瀏覽器停用 JavaScript")]
+async fn disable_javascript(w: &mut PortalWorld) -> StepResult {
+    w.client()
+        .await?
+        .issue_cmd(Cdp {
+            cmd: "Emulation.setScriptExecutionDisabled",
+            params: serde_json::json!({ "value": true }),
+        })
+        .await?;
+    Ok(())
+}
+
+#[when(expr = "他在 PIN 對話框輸入 {string} 後按 Enter")]
+async fn enter_pin_and_return(w: &mut PortalWorld, pin: String) -> StepResult {
+    let input = w.find("#pin-input").await?;
+    input.send_keys(&format!("{pin}\u{E007}")).await?;
+    // Give a default submission, if any, the time to navigate.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    Ok(())
+}
+
+#[then(expr = "網址不含 {string}")]
+async fn url_lacks(w: &mut PortalWorld, text: String) -> StepResult {
+    let u = w.client().await?.current_url().await?;
+    if u.as_str().contains(&text) {
+        return Err(HarnessError::Check(format!(
+            "the address holds {text}: {u}"
+        )));
+    }
+    Ok(())
+}
+
 #[then(expr = "畫面顯示 PIN 對話框 {string}")]
 async fn pin_dialog(w: &mut PortalWorld, title: String) -> StepResult {
     w.wait_text("#pin-title", &title).await
