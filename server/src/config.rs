@@ -17,6 +17,11 @@ pub struct Config {
     /// The origin users type in their browser (`https://ecpa.example.gov.tw`). Decides the
     /// cookie flavour (`__Host-` + `Secure` over https) and the cross-site request check.
     pub public_origin: Url,
+    /// Other names (`host` or `host:port`) this portal answers to besides the public
+    /// origin's (e.g. an internal name). Any other `Host` is refused before anything else
+    /// (DNS rebinding). A loopback public origin also answers to the other loopback names
+    /// on its port (`localhost` for `127.0.0.1`).
+    pub extra_hosts: Vec<String>,
     /// Where cargo-leptos put the compiled site (`pkg/` with the wasm, js and css).
     pub site_root: PathBuf,
     pub session_idle_minutes: i64,
@@ -98,6 +103,7 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
     public_origin: Option<String>,
+    extra_hosts: Option<Vec<String>>,
     site_root: Option<PathBuf>,
     session_idle_minutes: Option<i64>,
     session_absolute_hours: Option<i64>,
@@ -157,6 +163,7 @@ impl Config {
             argon2_p: 1,
             db_max_connections: 16,
             agent_origin: "http://127.0.0.1:61161".into(),
+            extra_hosts: vec![],
             card_pki_dir: None,
             card_roots: vec![],
             card_natural_cas: vec![],
@@ -261,6 +268,14 @@ impl Config {
         set!(argon2_t, "ECPA_ARGON2_T", parse::<u32>);
         set!(argon2_p, "ECPA_ARGON2_P", parse::<u32>);
         set!(db_max_connections, "ECPA_DB_MAX_CONNECTIONS", parse::<u32>);
+        set!(extra_hosts, "ECPA_EXTRA_HOSTS", |v: &str| {
+            Ok::<_, std::convert::Infallible>(
+                v.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect::<Vec<_>>(),
+            )
+        });
         set!(challenge_ttl_secs, "ECPA_CHALLENGE_TTL_SECS", parse::<i64>);
         set!(card_allow_mobile, "ECPA_CARD_ALLOW_MOBILE", parse::<bool>);
         set!(
@@ -398,6 +413,33 @@ impl Config {
         self.public_origin.scheme() == "https"
     }
 
+    /// Whether a request's `Host` (or HTTP/2 authority) names this portal: the public
+    /// origin's `host[:port]`, a configured extra host, or, for a loopback public origin,
+    /// another loopback name on the same port.
+    pub fn serves_host(&self, authority: &str) -> bool {
+        let a = authority.trim().to_ascii_lowercase();
+        let origin = &self.public_origin;
+        let port = origin.port_or_known_default();
+        let (host, given_port) = split_authority(&a);
+        let port_ok =
+            given_port.or(origin.scheme().eq("https").then_some(443).or(Some(80))) == port;
+        let own = origin.host_str().map(str::to_ascii_lowercase);
+        if port_ok && own.as_deref() == Some(host) {
+            return true;
+        }
+        const LOOPBACK: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+        if port_ok
+            && own.as_deref().is_some_and(|o| LOOPBACK.contains(&o))
+            && LOOPBACK.contains(&host)
+        {
+            return true;
+        }
+        self.extra_hosts.iter().any(|e| {
+            let (eh, ep) = split_authority(e);
+            eh == host && (ep.is_none() || ep == given_port)
+        })
+    }
+
     /// `scheme://host[:port]` without a trailing slash, as browsers send in `Origin`.
     pub fn origin_string(&self) -> String {
         self.public_origin.origin().ascii_serialization()
@@ -409,6 +451,22 @@ impl Config {
             absolute_timeout: time::Duration::hours(self.session_absolute_hours),
             ..Default::default()
         }
+    }
+}
+
+/// `host[:port]` → (host, port); IPv6 hosts keep their brackets.
+fn split_authority(a: &str) -> (&str, Option<u16>) {
+    let colon = if a.starts_with('[') {
+        a.find(']').and_then(|i| a[i..].find(':').map(|j| i + j))
+    } else {
+        a.rfind(':')
+    };
+    match colon {
+        Some(i) => match a[i + 1..].parse() {
+            Ok(p) => (&a[..i], Some(p)),
+            Err(_) => (a, None),
+        },
+        None => (a, None),
     }
 }
 

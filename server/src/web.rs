@@ -197,16 +197,35 @@ fn same_origin(headers: &HeaderMap, config: &Config) -> bool {
             if origin == config.origin_string() {
                 return true;
             }
-            // Same origin as the host the browser addressed (e.g. localhost vs 127.0.0.1).
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-            let authority = origin.split_once("://").map(|(_, a)| a);
-            matches!((host, authority), (Some(h), Some(a)) if h == a)
+            // Another name this portal serves (e.g. localhost for 127.0.0.1), same scheme.
+            // Never "whatever the Host header says": that is the attacker's under DNS
+            // rebinding.
+            match origin.split_once("://") {
+                Some((scheme, authority)) => {
+                    scheme == config.public_origin.scheme() && config.serves_host(authority)
+                }
+                None => false,
+            }
         }
     }
 }
 
 async fn request_context(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    // Only our own names, before anything else (a DNS-rebinding page's requests carry the
+    // attacker's host name); the probes answer any name (load balancers use addresses).
+    if !matches!(path.as_str(), "/healthz" | "/readyz") {
+        let authority = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        if !authority.as_deref().is_some_and(|a| st.portal.config.serves_host(a)) {
+            tracing::warn!(host = ?authority, %path, "request for a host this portal does not serve");
+            return error_page(StatusCode::MISDIRECTED_REQUEST);
+        }
+    }
     if is_static(&path) {
         return next.run(req).await;
     }
@@ -356,6 +375,10 @@ pub fn error_page(status: StatusCode) -> Response {
             "此請求不是由本網站的網頁送出，已被拒絕。請回到首頁重新操作。",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("資料過大", "送出的資料超過系統允許的大小。"),
+        StatusCode::MISDIRECTED_REQUEST => (
+            "網址不正確",
+            "本系統不以此網址提供服務，請確認您輸入的是 eCPA 人事服務網的正確網址。",
+        ),
         StatusCode::TOO_MANY_REQUESTS => {
             ("操作過於頻繁", "您送出的請求太多、太快，請稍候片刻再試。")
         }

@@ -716,3 +716,71 @@ async fn error_text_in_a_link_is_never_shown() {
         assert!(at.is_none(), "{e:?} shown: {at:?}");
     }
 }
+
+/// Security review #16.7: only the configured names are served (DNS rebinding: a page of
+/// the attacker's whose name now resolves to the portal sends its own name as `Host`, and
+/// its `Origin` equals that `Host`).
+#[tokio::test]
+async fn only_the_portals_own_names_are_served() {
+    let mut c = test_config();
+    c.extra_hosts = vec!["ecpa.intranet.example".into()];
+    let app = TestApp::with_config(Kind::Sqlite, c).await;
+    let mut jar = Jar::default();
+    app.login("wangxm", PW, "198.51.100.31", &mut jar).await;
+    let get = |host: &'static str, path: &'static str, cookies: String| {
+        axum::http::Request::get(path)
+            .header("host", host)
+            .header("cookie", cookies)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let r = app
+        .send(get("evil.example:3000", "/my", jar.header()))
+        .await;
+    assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST);
+    assert!(
+        !r.body.contains("王小明"),
+        "no personal page for a foreign name"
+    );
+    assert!(r.set_cookies().is_empty());
+    // The old bypass: a write whose Origin is the rebound name itself.
+    let logout = axum::http::Request::post("/api/logout")
+        .header("host", "evil.example:3000")
+        .header("origin", "http://evil.example:3000")
+        .header("accept", "application/json")
+        .header("cookie", jar.header())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.send(logout).await.status,
+        StatusCode::MISDIRECTED_REQUEST
+    );
+    // And an Origin of a foreign name with our own Host is a cross-site write.
+    let logout = axum::http::Request::post("/api/logout")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://evil.example:3000")
+        .header("accept", "application/json")
+        .header("cookie", jar.header())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(logout).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/my", &jar).await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    // Our names: the public origin, its loopback aliases, the configured extra name.
+    for host in ["127.0.0.1:3000", "localhost:3000", "ecpa.intranet.example"] {
+        let r = app.send(get(host, "/", String::new())).await;
+        assert_eq!(r.status, StatusCode::OK, "{host}");
+    }
+    for host in ["localhost:3001", "127.0.0.1", "ecpa.example.evil", ""] {
+        let r = app.send(get(host, "/", String::new())).await;
+        assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{host:?}");
+    }
+    // Health probes answer whatever name a load balancer uses.
+    let r = app
+        .send(get("10.0.0.8:3000", "/healthz", String::new()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

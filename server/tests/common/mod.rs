@@ -147,7 +147,24 @@ impl TestApp {
             .fetch_add(d.whole_milliseconds() as i64, Ordering::SeqCst);
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Reply {
+    /// Sends `req` as a browser would: with the `Host` of the public origin unless the
+    /// test set one.
+    pub async fn send(&self, mut req: Request<Body>) -> Reply {
+        if !req.headers().contains_key(header::HOST) {
+            let host = self
+                .portal
+                .config
+                .public_origin
+                .host_str()
+                .map(|h| match self.portal.config.public_origin.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+                .unwrap_or_default();
+            if let Ok(v) = header::HeaderValue::from_str(&host) {
+                req.headers_mut().insert(header::HOST, v);
+            }
+        }
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         Reply::read(res).await
     }
