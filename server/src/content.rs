@@ -1020,13 +1020,11 @@ impl ContentBackend for Portal {
         .execute(&mut *tx)
         .await
         .map_err(ServerError::from)?;
-        // Whoever knew the old password is signed out everywhere.
-        let ended = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-            .bind(&account_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(ServerError::from)?
-            .rows_affected();
+        // Whoever knew the old password is signed out everywhere, and no browser stays
+        // trusted for the account.
+        let [sessions, devices] = store::credentials_changed(&account_id);
+        let ended = sessions.execute(&mut *tx).await?;
+        devices.execute(&mut *tx).await?;
         tx.commit().await.map_err(ServerError::from)?;
         let detail = format!("sessions ended: {ended}");
         self.audit_simple(

@@ -259,7 +259,31 @@ impl Portal {
             .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
         self.check_password(name.as_str(), password)?;
         let hash = self.hasher.hash(password).await?;
-        store::set_password_hash(&self.db.pool, &acct.id, &hash).await
+        // A new password ends the account's sessions and trusted devices, in one commit.
+        let mut batch = Batch::new();
+        batch.push(crate::batch::Stmt::new(
+            "UPDATE accounts SET password_hash = $1 WHERE id = $2",
+            vec![hash.into(), acct.id.as_str().into()],
+        ));
+        for s in store::credentials_changed(&acct.id) {
+            batch.push(s);
+        }
+        batch.push(
+            store::audit_stmt(
+                &AuditEntry {
+                    kind: "password.set",
+                    account_key: name.as_str(),
+                    account_id: Some(&acct.id),
+                    client: "cli",
+                    trusted: false,
+                    outcome: "success",
+                    detail: Some("sessions and trusted devices ended"),
+                },
+                self.now(),
+            )
+            .1,
+        );
+        batch.commit(&self.db).await
     }
 
     /// Grants or revokes the administrator role (audited as `admin.grant` / `admin.revoke`).
@@ -443,20 +467,25 @@ impl Portal {
         let acct = self
             .authenticate_password(ctx, raw_account, password, "login")
             .await?;
-        let pool = &self.db.pool;
         let now = self.now();
-        let (_, session_cookie) = self.new_session(ctx, Some(&acct.id)).await?;
-        let mut set_cookies = vec![session_cookie];
-        let device_token = match &ctx.device_token {
-            Some(t) if tokens::looks_like_token(t) => t.clone(),
-            _ => {
-                let t = tokens::secret_token();
-                set_cookies.push(self.cookies.device_cookie(&t));
-                t
-            }
-        };
-        store::trust_device(pool, &tokens::token_hash(&device_token), &acct.id, now).await?;
-        Ok(LoginGranted { set_cookies })
+        // One commit: the new session, the counters, and the browser's trusted-device token
+        // rotated (its trust for other accounts moves with it) and trusted for this account.
+        let mut batch = Batch::new();
+        let (_, session_cookie) = self.new_session_in(&mut batch, ctx, Some(&acct.id));
+        let token = tokens::secret_token();
+        let new_hash = tokens::token_hash(&token);
+        if let Some(old) = ctx
+            .device_token
+            .as_deref()
+            .filter(|t| tokens::looks_like_token(t))
+        {
+            batch.push(store::rotate_device(&tokens::token_hash(old), &new_hash));
+        }
+        batch.push(store::trust_device_stmt(&new_hash, &acct.id, now));
+        batch.commit(&self.db).await?;
+        Ok(LoginGranted {
+            set_cookies: vec![session_cookie, self.cookies.device_cookie(&token)],
+        })
     }
 
     async fn signed_in(&self, ctx: &RequestCtx) -> Result<Option<(SessionRef, store::AccountRow)>> {

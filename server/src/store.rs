@@ -198,22 +198,37 @@ pub async fn is_trusted_device(
     Ok(n > 0)
 }
 
-pub async fn trust_device(
-    pool: &AnyPool,
-    token_hash: &str,
-    account_id: &str,
-    now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query(
+/// A browser's trust moves to its new token (issued at every sign-in): the old token, if
+/// stolen, is worth nothing after the owner's next sign-in; the browser keeps the trust it
+/// earned for every account.
+pub fn rotate_device(old_hash: &str, new_hash: &str) -> Stmt {
+    Stmt::new(
+        "UPDATE trusted_devices SET token_hash = $2 WHERE token_hash = $1",
+        vec![old_hash.into(), new_hash.into()],
+    )
+}
+
+pub fn trust_device_stmt(token_hash: &str, account_id: &str, now: OffsetDateTime) -> Stmt {
+    Stmt::new(
         "INSERT INTO trusted_devices (token_hash, account_id, created_at, last_used_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (token_hash, account_id) DO UPDATE SET last_used_at = excluded.last_used_at",
+        vec![token_hash.into(), account_id.into(), ms(now).into()],
     )
-    .bind(token_hash)
-    .bind(account_id)
-    .bind(ms(now))
-    .execute(pool)
-    .await?;
-    Ok(())
+}
+
+/// What a credential change ends: every session of the account and every browser's trust
+/// for it (whoever knew the old password, and wherever it was used, starts over).
+pub fn credentials_changed(account_id: &str) -> [Stmt; 2] {
+    [
+        Stmt::new(
+            "DELETE FROM sessions WHERE account_id = $1",
+            vec![account_id.into()],
+        ),
+        Stmt::new(
+            "DELETE FROM trusted_devices WHERE account_id = $1",
+            vec![account_id.into()],
+        ),
+    ]
 }
 
 // ---- audit log -------------------------------------------------------------------------

@@ -221,7 +221,10 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or_else(|| req.uri().authority().map(|a| a.to_string()));
-        if !authority.as_deref().is_some_and(|a| st.portal.config.serves_host(a)) {
+        if !authority
+            .as_deref()
+            .is_some_and(|a| st.portal.config.serves_host(a))
+        {
             tracing::warn!(host = ?authority, %path, "request for a host this portal does not serve");
             return error_page(StatusCode::MISDIRECTED_REQUEST);
         }

@@ -531,8 +531,14 @@ async fn reset_link_lifecycle(app: TestApp) {
         "{done:?}"
     );
 
-    // Other sessions ended; old password refused; new one works; audited.
+    // Other sessions ended, no browser trusted any more; old password refused; new one
+    // works; audited.
     assert_ne!(app.get("/my", &other).await.status, StatusCode::OK);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM trusted_devices t JOIN accounts a ON a.id = t.account_id WHERE a.name = 'wangxm'")
+            .await,
+        0
+    );
     let mut j = Jar::default();
     assert_ne!(
         app.login("wangxm", PW, "198.51.100.62", &mut j)

@@ -16,6 +16,7 @@ on_both_databases!(
     wrong_password_and_unknown_account_look_the_same,
     throttled_account_spares_the_owner,
     an_office_behind_one_address_keeps_signing_in,
+    credentials_change_ends_sessions_and_trust,
     logout_ends_the_session_server_side,
     my_area_redirects_when_signed_out,
     session_id_rotates_at_sign_in,
@@ -210,6 +211,70 @@ fn throttled(r: &common::Reply) -> Option<u64> {
         ApiError::Throttled { retry_after_secs } => Some(retry_after_secs),
         _ => None,
     }
+}
+
+/// Security review #16.8: the trusted-device token rotates at every sign-in (a copied
+/// token dies at the owner's next sign-in), and a new password ends the account's
+/// sessions and every browser's trust for it.
+async fn credentials_change_ends_sessions_and_trust(app: TestApp) {
+    use ecpa_server::tokens::token_hash;
+    let devices = |token: String| {
+        let app = &app;
+        async move {
+            app.scalar(&format!(
+                "SELECT COUNT(*) FROM trusted_devices WHERE token_hash = '{}'",
+                token_hash(&token)
+            ))
+            .await
+        }
+    };
+    let mut pc = Jar::default();
+    app.login("wangxm", PW, "192.0.2.70", &mut pc).await;
+    let first = pc.get("ecpa_dev").unwrap().to_string();
+    let r = app.form("/api/logout", &[], "192.0.2.70", &pc).await;
+    pc.absorb(&r);
+    app.login("wangxm", PW, "192.0.2.70", &mut pc).await;
+    let second = pc.get("ecpa_dev").unwrap().to_string();
+    assert_ne!(first, second, "rotated at sign-in");
+    assert_eq!(
+        devices(first.clone()).await,
+        0,
+        "the old token is worth nothing"
+    );
+    assert_eq!(devices(second.clone()).await, 1);
+    // A colleague signs in on the same PC: the browser keeps its trust for both.
+    let r = app.form("/api/logout", &[], "192.0.2.70", &pc).await;
+    pc.absorb(&r);
+    app.login("linmh", PW, "192.0.2.70", &mut pc).await;
+    let third = pc.get("ecpa_dev").unwrap().to_string();
+    assert_eq!(devices(second).await, 0);
+    assert_eq!(devices(third.clone()).await, 2);
+
+    // wangxm is signed in elsewhere; the operator sets a new password.
+    let mut laptop = Jar::default();
+    app.login("wangxm", PW, "192.0.2.71", &mut laptop).await;
+    assert_eq!(app.get("/my", &laptop).await.status, StatusCode::OK);
+    app.portal
+        .set_password("wangxm", "Operator-Set-2026")
+        .await
+        .unwrap();
+    assert_ne!(
+        app.get("/my", &laptop).await.status,
+        StatusCode::OK,
+        "session ended"
+    );
+    let wangxm_trust = app
+        .scalar("SELECT COUNT(*) FROM trusted_devices t JOIN accounts a ON a.id = t.account_id WHERE a.name = 'wangxm'")
+        .await;
+    assert_eq!(wangxm_trust, 0, "no browser stays trusted for wangxm");
+    assert_eq!(devices(third).await, 1, "the colleague's trust stays");
+    assert_eq!(
+        app.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE kind = 'password.set' AND account_key = 'wangxm'"
+        )
+        .await,
+        1
+    );
 }
 
 /// One NAT address for a whole office (issue #16, finding 1 and 2): a guesser behind it
