@@ -19,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 on_both_databases!(
     imports_utf8_and_big5_alike,
     a_bad_row_rejects_the_whole_batch,
+    line_numbers_hold_for_crlf_and_big5,
     skip_invalid_imports_the_rest_and_reports,
     same_batch_twice_changes_nothing,
     newer_records_replace_older_and_history_stays,
@@ -188,6 +189,84 @@ async fn a_bad_row_rejects_the_whole_batch(app: TestApp) {
         matches!(err, ImportError::MissingColumn("身分證統一編號")),
         "{err}"
     );
+}
+
+/// Security review #16.10: a file saved by Excel on Windows (Big5, CRLF) names the same
+/// lines as one with LF line ends, in Big5 and UTF-8; one unterminated quote fails at its
+/// line instead of reading the rest of the file into one record.
+async fn line_numbers_hold_for_crlf_and_big5(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    load_agencies(&app, dir.path(), 3).await;
+    let a = &sample::agencies(3)[0].0;
+    let body = format!(
+        "{HEADER}{},甲,,{a},秘書室,科員,01,,現職,,115/01/01\n\
+         A123456788,乙,,{a},秘書室,科員,01,,現職,,115/01/01\n\
+         \n\
+         {},丙,,{a},\"人事室,第一科\",科員,01,,現職,,115/01/01\n\
+         {},丁,,NOPE,秘書室,科員,01,,現職,,115/01/01\n",
+        sample::national_id(1),
+        sample::national_id(2),
+        sample::national_id(3),
+    );
+    for (name, crlf, big5) in [
+        ("utf8-lf.csv", false, false),
+        ("utf8-crlf.csv", true, false),
+        ("big5-lf.csv", false, true),
+        ("big5-crlf.csv", true, true),
+    ] {
+        let text = if crlf {
+            body.replace('\n', "\r\n")
+        } else {
+            body.clone()
+        };
+        let bytes = if big5 {
+            encoding_rs::BIG5.encode(&text).0.into_owned()
+        } else {
+            text.into_bytes()
+        };
+        let p = write(dir.path(), name, &bytes);
+        let err = import_personnel(
+            &app.portal.db,
+            &p,
+            &ImportOptions::default(),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap_err();
+        let ImportError::Rejected(s) = err else {
+            panic!("{name}: expected a rejected batch, got {err}")
+        };
+        let lines: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 6], "{name}");
+    }
+
+    // One unterminated quote on line 3, then 5,000 more lines.
+    let mut text = format!(
+        "{HEADER}{},甲,,{a},秘書室,科員,01,,現職,,115/01/01\r\n{},\"乙,,{a},秘書室,科員,01,,現職,,115/01/01\r\n",
+        sample::national_id(1),
+        sample::national_id(2),
+    );
+    for i in 0..5_000 {
+        text.push_str(&format!(
+            "{},丙,,{a},秘書室,科員,01,,現職,,115/01/01\r\n",
+            sample::national_id(10 + i)
+        ));
+    }
+    let p = write(
+        dir.path(),
+        "open-quote.csv",
+        &encoding_rs::BIG5.encode(&text).0,
+    );
+    let err = import_personnel(
+        &app.portal.db,
+        &p,
+        &ImportOptions::default(),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ImportError::Csv { line: 3, .. }), "{err}");
+    assert!(err.to_string().contains("unterminated quote"), "{err}");
 }
 
 async fn skip_invalid_imports_the_rest_and_reports(app: TestApp) {

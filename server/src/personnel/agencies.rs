@@ -105,14 +105,15 @@ pub async fn import_agencies(
     now: OffsetDateTime,
 ) -> Result<u64, ImportError> {
     let enc = csvio::encoding_for(path, encoding)?;
-    let (mut rdr, _) = csvio::open_csv(path, enc)?;
+    let (mut rdr, _, lines) = csvio::open_csv(path, enc)?;
     let headers = rdr
         .headers()
         .map_err(|e| ImportError::Csv {
-            line: 1,
+            line: lines.too_long().unwrap_or(1),
             message: e.to_string(),
         })?
         .clone();
+    lines.next_record_line();
     let col = |names: &[&str]| csvio::column_index(&headers, names);
     let code_i =
         col(&["機關代碼", "機關代號", "code"]).ok_or(ImportError::MissingColumn("機關代碼"))?;
@@ -123,10 +124,10 @@ pub async fn import_agencies(
     let mut errors = vec![];
     for rec in rdr.records() {
         let rec = rec.map_err(|e| ImportError::Csv {
-            line: e.position().map(|p| p.line()).unwrap_or(0),
+            line: lines.line_of(&e),
             message: e.to_string(),
         })?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.next_record_line().unwrap_or(0);
         let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or("");
         match validate(
             get(Some(code_i)),

@@ -192,14 +192,15 @@ impl Parser {
     }
 
     fn parse(&mut self, tx: &tokio::sync::mpsc::Sender<Msg>) -> Result<(), ImportError> {
-        let (mut rdr, bytes) = csvio::open_csv(&self.path, self.enc)?;
+        let (mut rdr, bytes, lines) = csvio::open_csv(&self.path, self.enc)?;
         let headers = rdr
             .headers()
             .map_err(|e| ImportError::Csv {
-                line: 1,
+                line: lines.too_long().unwrap_or(1),
                 message: e.to_string(),
             })?
             .clone();
+        lines.next_record_line();
         let mut idx = [None; 11];
         for (i, (field, names, required)) in COLUMNS.iter().enumerate() {
             idx[i] = csvio::column_index(&headers, names);
@@ -225,15 +226,14 @@ impl Parser {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
                     return Err(ImportError::Csv {
-                        line,
+                        line: lines.line_of(&e),
                         message: e.to_string(),
                     });
                 }
             }
             rows_read += 1;
-            let line = rec.position().map(|p| p.line()).unwrap_or(rows_read + 1);
+            let line = lines.next_record_line().unwrap_or(0);
             if rec.iter().all(|f| f.trim().is_empty()) {
                 rows_read -= 1;
                 continue; // blank line
