@@ -140,7 +140,7 @@ enum Quote {
     Unquoted,
     Quoted,
     /// A `"` inside a quoted field: the field's end, or the first of `""`.
-    QuoteInQuoted,
+    ClosingOrDoubled,
 }
 
 impl Lines {
@@ -185,14 +185,14 @@ impl Lines {
             st.has_content = true;
             st.quote = match (st.quote, b) {
                 (Quote::FieldStart, b'"') => Quote::Quoted,
-                (Quote::FieldStart | Quote::Unquoted | Quote::QuoteInQuoted, b',') => {
+                (Quote::FieldStart | Quote::Unquoted | Quote::ClosingOrDoubled, b',') => {
                     Quote::FieldStart
                 }
                 (Quote::FieldStart | Quote::Unquoted, _) => Quote::Unquoted,
-                (Quote::Quoted, b'"') => Quote::QuoteInQuoted,
+                (Quote::Quoted, b'"') => Quote::ClosingOrDoubled,
                 (Quote::Quoted, _) => Quote::Quoted,
-                (Quote::QuoteInQuoted, b'"') => Quote::Quoted,
-                (Quote::QuoteInQuoted, _) => Quote::Unquoted,
+                (Quote::ClosingOrDoubled, b'"') => Quote::Quoted,
+                (Quote::ClosingOrDoubled, _) => Quote::Unquoted,
             };
             st.record_bytes += 1;
             if st.record_bytes > st.max {
