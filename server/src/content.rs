@@ -27,6 +27,7 @@ use ecpa_app::{
     wording::roc_short,
 };
 use ecpa_domain::{
+    account::AccountName,
     content::{self, Category, ContentError, Field},
     reset::{self, LinkState},
     roc,
@@ -36,7 +37,7 @@ use ecpa_domain::{
 use sqlx::{any::AnyRow, AnyPool, Row};
 use std::{
     collections::{HashMap, HashSet},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 use time::{Date, Duration, OffsetDateTime};
 
@@ -55,6 +56,85 @@ const SEARCH_CANDIDATES: i64 = 500;
 /// Reset requests per client per hour, and mails per account per hour.
 const RESET_PER_CLIENT_HOUR: i64 = 10;
 const RESET_MAILS_PER_ACCOUNT_HOUR: i64 = 3;
+
+/// A password-reset request, worked on after its answer was sent, one at a time (so the
+/// per-account mail limit holds however fast requests come).
+struct ResetWork {
+    db: crate::db::Db,
+    clock: crate::service::Clock,
+    origin: String,
+    mailer: Arc<crate::mail::Mailer>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ResetWork {
+    async fn run(self, audit_id: &str, name: Option<AccountName>, email: &str) -> Result<()> {
+        let _one_at_a_time = self.lock.lock().await;
+        let pool = &self.db.pool;
+        let now = (self.clock)();
+        let acct = match &name {
+            Some(n) => store::account_by_name(pool, n.as_str()).await?,
+            None => None,
+        };
+        let target = acct.filter(|a| {
+            !a.disabled
+                && a.email
+                    .as_deref()
+                    .is_some_and(|e| reset::email_matches(e, email))
+        });
+        let Some(a) = target else {
+            return store::set_audit_detail(pool, audit_id, "ok", None, Some("no-match")).await;
+        };
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at > $2",
+        )
+        .bind(&a.id)
+        .bind(ms(now - Duration::hours(1)))
+        .fetch_one(pool)
+        .await?;
+        if recent >= RESET_MAILS_PER_ACCOUNT_HOUR {
+            return store::set_audit_detail(pool, audit_id, "throttled", Some(&a.id), None).await;
+        }
+        let token = tokens::secret_token();
+        let mut batch = crate::batch::Batch::new();
+        // A new link replaces any earlier one.
+        batch
+            .push(crate::batch::Stmt::new(
+                "UPDATE password_resets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
+                vec![ms(now).into(), a.id.as_str().into()],
+            ))
+            .push(crate::batch::Stmt::new(
+                "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                vec![
+                    tokens::token_hash(&token).into(),
+                    a.id.as_str().into(),
+                    ms(now).into(),
+                    ms(now + reset::LINK_TTL).into(),
+                ],
+            ));
+        batch.commit(&self.db).await?;
+        store::set_audit_detail(pool, audit_id, "ok", Some(&a.id), Some("sent")).await?;
+        let link = format!("{}/password/reset?token={token}", self.origin);
+        let body = format!(
+            "{} 您好：\n\n\
+             我們收到重設您 eCPA人事服務網 帳號（{}）密碼的申請。\n\
+             請於 30 分鐘內開啟下列連結設定新密碼（連結僅能使用一次）：\n\n\
+             {link}\n\n\
+             若您沒有提出申請，請忽略本信，您的密碼不會變更。\n\n\
+             eCPA人事服務網（本信由系統自動寄出，請勿直接回覆）\n",
+            a.display_name, a.name
+        );
+        let mail = Mail {
+            to: a.email.clone().unwrap_or_default(),
+            subject: "eCPA人事服務網 重設密碼通知".into(),
+            body,
+        };
+        if let Err(e) = self.mailer.send(mail).await {
+            tracing::error!(error = %e, "password reset mail not sent");
+        }
+        Ok(())
+    }
+}
 
 pub const KIND_RESET_REQUEST: &str = "password.reset.request";
 pub const KIND_RESET: &str = "password.reset";
@@ -531,35 +611,6 @@ impl Portal {
             retired: r.try_get::<i64, _>("retired")? != 0,
         })
     }
-
-    /// Sends the reset mail in the background: the answer to the request must not wait
-    /// for (or reveal, by its timing) whether a mail was sent.
-    fn send_reset_mail(&self, to: String, display_name: String, account: String, token: &str) {
-        let link = format!(
-            "{}/password/reset?token={}",
-            self.config.origin_string(),
-            token
-        );
-        let body = format!(
-            "{display_name} 您好：\n\n\
-             我們收到重設您 eCPA人事服務網 帳號（{account}）密碼的申請。\n\
-             請於 30 分鐘內開啟下列連結設定新密碼（連結僅能使用一次）：\n\n\
-             {link}\n\n\
-             若您沒有提出申請，請忽略本信，您的密碼不會變更。\n\n\
-             eCPA人事服務網（本信由系統自動寄出，請勿直接回覆）\n"
-        );
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            let mail = Mail {
-                to,
-                subject: "eCPA人事服務網 重設密碼通知".into(),
-                body,
-            };
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = %e, "password reset mail not sent");
-            }
-        });
-    }
 }
 
 #[async_trait]
@@ -850,6 +901,9 @@ impl ContentBackend for Portal {
         Ok(e)
     }
 
+    /// The same work for every request before the answer (issue #16, finding 9): the
+    /// client's hourly count and one audit entry. Whether the account exists and the
+    /// address matches is found out afterwards, in the background ([`ResetWork`]).
     async fn request_reset(&self, ctx: &RequestCtx, account: &str, email: &str) -> ApiResult<()> {
         let pool = &self.db.pool;
         let now = self.now();
@@ -863,80 +917,36 @@ impl ContentBackend for Portal {
         .fetch_one(pool)
         .await
         .map_err(ServerError::from)?;
-        if from_client >= RESET_PER_CLIENT_HOUR {
-            self.audit_simple(ctx, KIND_RESET_REQUEST, &key, None, "throttled", None)
-                .await?;
-            // Same answer as always: the limit must not become an oracle either.
-            return Ok(());
+        let throttled = from_client >= RESET_PER_CLIENT_HOUR;
+        let (id, stmt) = store::audit_stmt(
+            &AuditEntry {
+                kind: KIND_RESET_REQUEST,
+                account_key: &key,
+                account_id: None,
+                client: &ctx.client,
+                trusted: false,
+                outcome: if throttled { "throttled" } else { "pending" },
+                detail: None,
+            },
+            now,
+        );
+        stmt.execute(pool).await?;
+        // Same answer as always: neither the limit nor the account may become an oracle.
+        if !throttled {
+            let work = ResetWork {
+                db: self.db.clone(),
+                clock: self.clock.clone(),
+                origin: self.config.origin_string(),
+                mailer: self.mailer.clone(),
+                lock: self.reset_lock.clone(),
+            };
+            let email = email.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = work.run(&id, name, &email).await {
+                    tracing::error!(error = %e, "password reset request not processed");
+                }
+            });
         }
-        let acct = match &name {
-            Some(n) => store::account_by_name(pool, n.as_str()).await?,
-            None => None,
-        };
-        let target = acct.filter(|a| {
-            !a.disabled
-                && a.email
-                    .as_deref()
-                    .is_some_and(|e| reset::email_matches(e, email))
-        });
-        let Some(a) = target else {
-            self.audit_simple(ctx, KIND_RESET_REQUEST, &key, None, "ok", Some("no-match"))
-                .await?;
-            return Ok(());
-        };
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at > $2",
-        )
-        .bind(&a.id)
-        .bind(ms(now - Duration::hours(1)))
-        .fetch_one(pool)
-        .await
-        .map_err(ServerError::from)?;
-        if recent >= RESET_MAILS_PER_ACCOUNT_HOUR {
-            self.audit_simple(
-                ctx,
-                KIND_RESET_REQUEST,
-                &key,
-                Some(&a.id),
-                "throttled",
-                None,
-            )
-            .await?;
-            return Ok(());
-        }
-        let token = tokens::secret_token();
-        let mut tx = pool.begin().await.map_err(ServerError::from)?;
-        // A new link replaces any earlier one.
-        sqlx::query(
-            "UPDATE password_resets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(&a.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(ServerError::from)?;
-        sqlx::query(
-            "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(tokens::token_hash(&token))
-        .bind(&a.id)
-        .bind(ms(now))
-        .bind(ms(now + reset::LINK_TTL))
-        .execute(&mut *tx)
-        .await
-        .map_err(ServerError::from)?;
-        tx.commit().await.map_err(ServerError::from)?;
-        self.audit_simple(
-            ctx,
-            KIND_RESET_REQUEST,
-            &key,
-            Some(&a.id),
-            "ok",
-            Some("sent"),
-        )
-        .await?;
-        let to = a.email.clone().unwrap_or_default();
-        self.send_reset_mail(to, a.display_name.clone(), a.name.clone(), &token);
         Ok(())
     }
 

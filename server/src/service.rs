@@ -114,6 +114,9 @@ pub struct Portal {
     pub stats_cache: crate::content::StatsCache,
     /// Request rate limits of this process.
     pub limiter: crate::limits::Limiter,
+    /// Password-reset requests are worked on one at a time, after the answer was sent
+    /// (`content::ResetWork`).
+    pub reset_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
@@ -210,6 +213,7 @@ impl Portal {
             mailer,
             stats_cache: Default::default(),
             limiter: crate::limits::Limiter::new(config.rate_limits),
+            reset_lock: Default::default(),
             sessions: config.session_policy(),
             cookies: CookieNames::for_config(&config),
             db,

@@ -304,6 +304,26 @@ pub async fn set_audit_outcome(
     Ok(())
 }
 
+/// Sets an audit entry's outcome, account and detail (work finished after the entry).
+pub async fn set_audit_detail(
+    pool: &AnyPool,
+    id: &str,
+    outcome: &str,
+    account_id: Option<&str>,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE audit_log SET outcome = $1, account_id = COALESCE($2, account_id), detail = COALESCE($3, detail) WHERE id = $4",
+    )
+    .bind(outcome)
+    .bind(account_id)
+    .bind(detail)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Who a throttle decision is about.
 pub struct ThrottleQuery<'a> {
     pub account_key: &'a str,

@@ -23,6 +23,7 @@ on_both_databases!(
     one_vote_per_account_even_when_concurrent,
     reset_link_lifecycle,
     reset_request_never_tells_who_exists,
+    reset_request_answers_before_looking_at_the_account,
     stored_xss_is_rendered_inert,
     admin_changes_reach_the_home_page,
     admin_pages_are_for_admins_only,
@@ -655,6 +656,42 @@ async fn reset_request_never_tells_who_exists(app: TestApp) {
         .filter(|m| m.contains("To: linmh@"))
         .count();
     assert_eq!(to_linmh, 3, "three mails per account per hour");
+}
+
+/// Security review #16.9: the answer to a reset request is made before anything about
+/// the account is looked at, so its timing cannot tell a matching account and address from
+/// any other. With the background work held back, a matching and a non-matching request
+/// have done exactly the same to the database when they are answered.
+async fn reset_request_answers_before_looking_at_the_account(app: TestApp) {
+    let held = app.portal.reset_lock.clone();
+    let guard = held.lock().await;
+    let right = request_reset(&app, "wangxm", "wangxm@demo.ecpa.test", "198.51.100.140").await;
+    let wrong = request_reset(&app, "nobody", "nobody@demo.ecpa.test", "198.51.100.141").await;
+    assert_eq!(right.location(), wrong.location());
+    assert_eq!(right.status, wrong.status);
+    let pending = app
+        .scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'password.reset.request' AND outcome = 'pending' AND account_id IS NULL")
+        .await;
+    assert_eq!(pending, 2, "the same single entry for both");
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM password_resets").await, 0);
+    assert!(app.outbox().is_empty());
+    drop(guard);
+    let mails = app.wait_for_mails(1).await;
+    assert!(mails[0].contains("To: wangxm@demo.ecpa.test"));
+    for _ in 0..50 {
+        if app.scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'password.reset.request' AND outcome = 'pending'").await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'password.reset.request' AND detail = 'no-match'").await,
+        1
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'password.reset.request' AND detail = 'sent'").await,
+        1
+    );
 }
 
 async fn stored_xss_is_rendered_inert(app: TestApp) {
