@@ -253,6 +253,11 @@ mod imp {
     pub fn go(path: &str) {
         let _ = window().location().set_href(path);
     }
+
+    /// The host of the page the user is on, as the browser's address bar has it.
+    pub fn page_host() -> Option<String> {
+        window().location().host().ok()
+    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -279,9 +284,13 @@ mod imp {
     }
 
     pub fn go(_path: &str) {}
+
+    pub fn page_host() -> Option<String> {
+        None
+    }
 }
 
-pub use imp::{go, Relay};
+pub use imp::{go, page_host, Relay};
 
 #[cfg(test)]
 mod tests {

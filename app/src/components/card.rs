@@ -139,6 +139,11 @@ pub fn PinDialog(
 ) -> impl IntoView {
     let pin = RwSignal::new(String::new());
     let local_error = RwSignal::new(None::<String>);
+    // Which site the PIN is typed on, as the browser's address bar says (set after mount,
+    // so server and browser render the same first). A look-alike page can print any text,
+    // but a relay of the real pages shows its own host here.
+    let site = RwSignal::new(None::<String>);
+    Effect::new(move || site.set(crate::card_client::page_host()));
     let input = NodeRef::<leptos::html::Input>::new();
     Effect::new(move || {
         if let Some(el) = input.get() {
@@ -169,7 +174,7 @@ pub fn PinDialog(
         "pin-dialog"
     };
     view! {
-        <div class=class role="dialog" aria-modal=modal.to_string() aria-labelledby="pin-title" aria-describedby="pin-rule" on:keydown=keydown>
+        <div class=class role="dialog" aria-modal=modal.to_string() aria-labelledby="pin-title" aria-describedby="pin-rule pin-site" on:keydown=keydown>
             // `method="dialog"` and an input without a name: if the handler does not run
             // (scripts off, a failed hydration), the browser's own submission sends nothing
             // anywhere and navigates nowhere; the PIN only ever goes to `on_ok`.
@@ -191,6 +196,11 @@ pub fn PinDialog(
                     />
                 </div>
                 <p class="hint" id="pin-rule">{PIN_RULE}</p>
+                {move || site.get().map(|host| view! {
+                    <p class="hint pin-dialog__site" id="pin-site">
+                        "您正在 "<strong>{host}</strong>" 輸入 PIN Code。請確認瀏覽器網址列是 eCPA 人事服務網的網址；其他網站要求您以卡片簽章時，請勿輸入。"
+                    </p>
+                })}
                 <p class="form-error" role="alert" id="pin-error">{shown_error}</p>
                 <p class="actions">
                     <button type="submit" class="btn btn--primary" id="pin-ok" disabled=move || busy.get()>

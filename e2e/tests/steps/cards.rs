@@ -167,6 +167,17 @@ async fn pin_dialog(w: &mut PortalWorld, title: String) -> StepResult {
     w.wait_text("#pin-title", &title).await
 }
 
+#[then("PIN 對話框說明使用者正在哪個網站輸入")]
+async fn pin_dialog_names_the_site(w: &mut PortalWorld) -> StepResult {
+    let base = w.server.url("");
+    let host = base
+        .split_once("://")
+        .map(|(_, h)| h.trim_end_matches('/').to_string())
+        .unwrap_or_default();
+    w.wait_text("#pin-site", &format!("您正在 {host} 輸入 PIN Code"))
+        .await
+}
+
 #[then(expr = "PIN 對話框顯示 {string}")]
 async fn pin_message(w: &mut PortalWorld, text: String) -> StepResult {
     w.wait_text("#pin-error", &text).await
