@@ -88,14 +88,6 @@ impl Batch {
         self
     }
 
-    pub fn len(&self) -> usize {
-        self.stmts.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.stmts.is_empty()
-    }
-
     /// Commits every statement, or none.
     pub async fn commit(self, db: &Db) -> Result<()> {
         match (self.stmts.len(), db.backend) {

@@ -104,13 +104,16 @@ impl Portal {
         })
     }
 
-    /// The presented session, or a new anonymous one (with its cookie).
-    async fn ensure_session(&self, ctx: &RequestCtx) -> Result<(String, Vec<String>)> {
-        if let Some(s) = &ctx.session {
-            return Ok((s.id_hash.clone(), vec![]));
+    /// The presented session, or a new anonymous one (with its cookie) written with the
+    /// caller's batch.
+    fn ensure_session_in(&self, batch: &mut Batch, ctx: &RequestCtx) -> (String, Vec<String>) {
+        match &ctx.session {
+            Some(s) => (s.id_hash.clone(), vec![]),
+            None => {
+                let (id_hash, cookie) = self.new_session_in(batch, ctx, None);
+                (id_hash, vec![cookie])
+            }
         }
-        let (id_hash, cookie) = self.new_session(ctx, None).await?;
-        Ok((id_hash, vec![cookie]))
     }
 
     async fn audit_card(
@@ -328,13 +331,7 @@ impl Portal {
         // The challenge belongs to the presented session, or to a new anonymous one
         // written in the same commit.
         let mut batch = Batch::new();
-        let (session, cookies) = match &ctx.session {
-            Some(s) => (s.id_hash.clone(), vec![]),
-            None => {
-                let (session, cookie) = self.new_session_in(&mut batch, ctx, None);
-                (session, vec![cookie])
-            }
-        };
+        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
         batch.push(Stmt::new(
             "INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -462,28 +459,32 @@ impl Portal {
         })
     }
 
-    async fn start_flow(
+    /// An upload started for this browser session (replacing any earlier one).
+    fn start_flow(
         &self,
+        batch: &mut Batch,
         session_hash: &str,
         account_id: &str,
         kind: CardKindView,
-    ) -> Result<()> {
+    ) {
         let k = match kind {
             CardKindView::Natural => "natural",
             CardKindView::Organization => "org",
         };
-        sqlx::query("DELETE FROM bind_flows WHERE session_hash = $1")
-            .bind(session_hash)
-            .execute(&self.db.pool)
-            .await?;
-        sqlx::query("INSERT INTO bind_flows (session_hash, account_id, kind, started_at) VALUES ($1, $2, $3, $4)")
-            .bind(session_hash)
-            .bind(account_id)
-            .bind(k)
-            .bind(ms(self.now()))
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+        batch
+            .push(Stmt::new(
+                "DELETE FROM bind_flows WHERE session_hash = $1",
+                vec![session_hash.into()],
+            ))
+            .push(Stmt::new(
+                "INSERT INTO bind_flows (session_hash, account_id, kind, started_at) VALUES ($1, $2, $3, $4)",
+                vec![
+                    session_hash.into(),
+                    account_id.into(),
+                    k.into(),
+                    ms(self.now()).into(),
+                ],
+            ));
     }
 
     /// The rights the chosen kind needs, checked before the card is asked anything.
@@ -518,8 +519,10 @@ impl Portal {
             .authenticate_password(ctx, account, password, "bind")
             .await?;
         self.precheck(&acct.id, kind).await?;
-        let (session, cookies) = self.ensure_session(ctx).await?;
-        self.start_flow(&session, &acct.id, kind).await?;
+        let mut batch = Batch::new();
+        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
+        self.start_flow(&mut batch, &session, &acct.id, kind);
+        batch.commit(&self.db).await?;
         Ok(cookies)
     }
 
@@ -535,8 +538,9 @@ impl Portal {
             return Err(ApiError::Unauthenticated);
         };
         self.precheck(&account_id, CardKindView::Natural).await?;
-        self.start_flow(&s.id_hash, &account_id, CardKindView::Natural)
-            .await?;
+        let mut batch = Batch::new();
+        self.start_flow(&mut batch, &s.id_hash, &account_id, CardKindView::Natural);
+        batch.commit(&self.db).await?;
         Ok(())
     }
 

@@ -142,20 +142,9 @@ pub fn roc_datetime(t: OffsetDateTime) -> String {
 
 impl Portal {
     /// A fresh session (signed in to `account_id`, or anonymous) replacing the one the
-    /// request presented, if any: the id rotates. Returns its hash and its cookie.
-    pub(crate) async fn new_session(
-        &self,
-        ctx: &RequestCtx,
-        account_id: Option<&str>,
-    ) -> Result<(String, String)> {
-        let mut batch = Batch::new();
-        let made = self.new_session_in(&mut batch, ctx, account_id);
-        batch.commit(&self.db).await?;
-        Ok(made)
-    }
-
-    /// [`Self::new_session`]'s writes added to the caller's batch, so that a sign-in's
-    /// writes (session, counters, binding, audit) are one commit.
+    /// request presented, if any: the id rotates. Its writes (with the sign-in counters for
+    /// an account) go into the caller's batch, so that a sign-in's writes are one commit.
+    /// Returns its hash and its cookie.
     pub(crate) fn new_session_in(
         &self,
         batch: &mut Batch,
