@@ -83,7 +83,7 @@ impl ResetWork {
                     .is_some_and(|e| reset::email_matches(e, email))
         });
         let Some(a) = target else {
-            return store::set_audit_detail(pool, audit_id, "ok", None, Some("no-match")).await;
+            return store::set_audit_outcome(pool, audit_id, "ok", None, Some("no-match")).await;
         };
         let recent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at > $2",
@@ -93,7 +93,7 @@ impl ResetWork {
         .fetch_one(pool)
         .await?;
         if recent >= RESET_MAILS_PER_ACCOUNT_HOUR {
-            return store::set_audit_detail(pool, audit_id, "throttled", Some(&a.id), None).await;
+            return store::set_audit_outcome(pool, audit_id, "throttled", Some(&a.id), None).await;
         }
         let token = tokens::secret_token();
         let mut batch = crate::batch::Batch::new();
@@ -113,7 +113,7 @@ impl ResetWork {
                 ],
             ));
         batch.commit(&self.db).await?;
-        store::set_audit_detail(pool, audit_id, "ok", Some(&a.id), Some("sent")).await?;
+        store::set_audit_outcome(pool, audit_id, "ok", Some(&a.id), Some("sent")).await?;
         let link = format!("{}/password/reset?token={token}", self.origin);
         let body = format!(
             "{} 您好：\n\n\

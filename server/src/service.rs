@@ -413,7 +413,7 @@ impl Portal {
             retry_after,
         } = decision
         {
-            store::set_audit_outcome(pool, &attempt_id, "throttled", None).await?;
+            store::set_audit_outcome(pool, &attempt_id, "throttled", None, None).await?;
             tracing::info!(?reason, client = %ctx.client, "password sign-in throttled");
             return Err(ApiError::Throttled {
                 retry_after_secs: u64::try_from(retry_after.whole_seconds())
@@ -439,11 +439,12 @@ impl Portal {
                 &attempt_id,
                 "failure",
                 account.as_ref().map(|a| a.id.as_str()),
+                None,
             )
             .await?;
             return Err(ApiError::InvalidCredentials);
         };
-        store::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id)).await?;
+        store::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id), None).await?;
         if verified.needs_rehash {
             let hash = self.hasher.hash(password).await?;
             store::set_password_hash(pool, &acct.id, &hash).await?;

@@ -287,25 +287,9 @@ pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
     (id, stmt)
 }
 
+/// Sets an audit entry's outcome, and its account and detail when given (work finished
+/// after the entry was written).
 pub async fn set_audit_outcome(
-    pool: &AnyPool,
-    id: &str,
-    outcome: &str,
-    account_id: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE audit_log SET outcome = $1, account_id = COALESCE($2, account_id) WHERE id = $3",
-    )
-    .bind(outcome)
-    .bind(account_id)
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Sets an audit entry's outcome, account and detail (work finished after the entry).
-pub async fn set_audit_detail(
     pool: &AnyPool,
     id: &str,
     outcome: &str,
