@@ -31,14 +31,10 @@ pub const MAX_CRL_BYTES: usize = 64 * 1024 * 1024;
 pub enum FetchError {
     #[error("bad URL {0}")]
     Url(String),
-    #[error("cannot connect or read: {0}")]
-    Network(String),
-    #[error("timed out after {0} s")]
-    Timeout(u64),
-    #[error("HTTP status {0}")]
-    Status(u16),
-    #[error("larger than {0} bytes")]
-    TooLarge(usize),
+    /// The exchange failed (connection, time, status or size), in the words of
+    /// [`http_client`].
+    #[error(transparent)]
+    Http(#[from] HttpError),
     #[error("not a CRL a configured CA signed: {0}")]
     Invalid(String),
     #[error("refused: {0}")]
@@ -47,17 +43,6 @@ pub enum FetchError {
     Write(String),
     #[error("certificate sign-in is not configured")]
     NoTrust,
-}
-
-impl From<HttpError> for FetchError {
-    fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Network(m) => FetchError::Network(m),
-            HttpError::Timeout(s) => FetchError::Timeout(s),
-            HttpError::Status(c) => FetchError::Status(c),
-            HttpError::TooLarge(n) => FetchError::TooLarge(n),
-        }
-    }
 }
 
 /// What `/readyz` and the logs tell about one URL.

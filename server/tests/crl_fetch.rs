@@ -12,6 +12,7 @@ use ecpa_cardproto::{refusal::ProofRefusal, verify::check_certificate};
 use ecpa_server::{
     config::Config,
     crl_fetch::{CrlFetcher, FetchError, FetchOptions},
+    http_client::HttpError,
     trust::CardTrust,
 };
 use hsm_sim::{
@@ -193,7 +194,10 @@ async fn fetches_verifies_and_keeps_the_last_good_crl() {
     let err = down
         .fetch_once(&format!("http://{closed}/crl/test-moica.crl"))
         .await;
-    assert!(matches!(err, Err(FetchError::Network(_))), "{err:?}");
+    assert!(
+        matches!(err, Err(FetchError::Http(HttpError::Network(_)))),
+        "{err:?}"
+    );
 
     // The good CRL is back: taken again, counters reset.
     *mode.lock().unwrap() = Mode::Serve;
