@@ -743,27 +743,25 @@ async fn only_the_portals_own_names_are_served() {
         "no personal page for a foreign name"
     );
     assert!(r.set_cookies().is_empty());
+    let logout = |host: &str| {
+        axum::http::Request::post("/api/logout")
+            .header("host", host)
+            .header("origin", "http://evil.example:3000")
+            .header("accept", "application/json")
+            .header("cookie", jar.header())
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
     // The old bypass: a write whose Origin is the rebound name itself.
-    let logout = axum::http::Request::post("/api/logout")
-        .header("host", "evil.example:3000")
-        .header("origin", "http://evil.example:3000")
-        .header("accept", "application/json")
-        .header("cookie", jar.header())
-        .body(axum::body::Body::empty())
-        .unwrap();
     assert_eq!(
-        app.send(logout).await.status,
+        app.send(logout("evil.example:3000")).await.status,
         StatusCode::MISDIRECTED_REQUEST
     );
     // And an Origin of a foreign name with our own Host is a cross-site write.
-    let logout = axum::http::Request::post("/api/logout")
-        .header("host", "127.0.0.1:3000")
-        .header("origin", "http://evil.example:3000")
-        .header("accept", "application/json")
-        .header("cookie", jar.header())
-        .body(axum::body::Body::empty())
-        .unwrap();
-    assert_eq!(app.send(logout).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.send(logout("127.0.0.1:3000")).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(
         app.get("/my", &jar).await.status,
         StatusCode::OK,

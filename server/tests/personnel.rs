@@ -10,7 +10,7 @@ use common::{Jar, TestApp, PW};
 use ecpa_server::personnel::{
     agencies::import_agencies,
     csvio::EncodingChoice,
-    import::{import_personnel, ImportError, ImportOptions},
+    import::{import_personnel, ImportError, ImportOptions, ImportSummary},
     sample,
 };
 use std::path::{Path, PathBuf};
@@ -50,6 +50,17 @@ async fn load_agencies(app: &TestApp, dir: &Path, n: usize) {
     .unwrap();
 }
 
+/// Imports `path` with the default options, now.
+async fn import_now(app: &TestApp, path: &Path) -> Result<ImportSummary, ImportError> {
+    import_personnel(
+        &app.portal.db,
+        path,
+        &ImportOptions::default(),
+        OffsetDateTime::now_utc(),
+    )
+    .await
+}
+
 async fn count(app: &TestApp, table: &str) -> i64 {
     app.scalar(&format!("SELECT COUNT(*) FROM {table}")).await
 }
@@ -76,14 +87,7 @@ async fn imports_utf8_and_big5_alike(app: TestApp) {
     assert_ne!(big5, utf8, "really a different encoding");
 
     let p = write(dir.path(), "p.csv", &utf8);
-    let s = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let s = import_now(&app, &p).await.unwrap();
     assert_eq!((s.rows_read, s.imported, s.rejected), (400, 400, 0));
     assert_eq!(s.encoding, "UTF-8");
     let from_utf8 = current(&app).await;
@@ -96,14 +100,7 @@ async fn imports_utf8_and_big5_alike(app: TestApp) {
 
     // The same content in Big5, detected automatically, as a second batch: same current state.
     let p5 = write(dir.path(), "p5.csv", &big5);
-    let s5 = import_personnel(
-        &app.portal.db,
-        &p5,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let s5 = import_now(&app, &p5).await.unwrap();
     assert_eq!(s5.encoding, "Big5");
     assert_eq!((s5.rows_read, s5.imported), (400, 400));
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM people WHERE national_id = $1")
@@ -146,14 +143,7 @@ async fn a_bad_row_rejects_the_whole_batch(app: TestApp) {
     let p = write(dir.path(), "bad.csv", body.as_bytes());
     let people_before = count(&app, "people").await;
     let batches_before = count(&app, "import_batches").await;
-    let err = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap_err();
+    let err = import_now(&app, &p).await.unwrap_err();
     let ImportError::Rejected(s) = err else {
         panic!("expected a rejected batch, got {err}")
     };
@@ -177,14 +167,7 @@ async fn a_bad_row_rejects_the_whole_batch(app: TestApp) {
 
     // A file without a required column is refused before any row.
     let p = write(dir.path(), "nocol.csv", "姓名,機關代碼\n甲,X\n".as_bytes());
-    let err = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap_err();
+    let err = import_now(&app, &p).await.unwrap_err();
     assert!(
         matches!(err, ImportError::MissingColumn("身分證統一編號")),
         "{err}"
@@ -225,14 +208,7 @@ async fn line_numbers_hold_for_crlf_and_big5(app: TestApp) {
             text.into_bytes()
         };
         let p = write(dir.path(), name, &bytes);
-        let err = import_personnel(
-            &app.portal.db,
-            &p,
-            &ImportOptions::default(),
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap_err();
+        let err = import_now(&app, &p).await.unwrap_err();
         let ImportError::Rejected(s) = err else {
             panic!("{name}: expected a rejected batch, got {err}")
         };
@@ -257,14 +233,7 @@ async fn line_numbers_hold_for_crlf_and_big5(app: TestApp) {
         "open-quote.csv",
         &encoding_rs::BIG5.encode(&text).0,
     );
-    let err = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap_err();
+    let err = import_now(&app, &p).await.unwrap_err();
     assert!(matches!(err, ImportError::Csv { line: 3, .. }), "{err}");
     assert!(err.to_string().contains("unterminated quote"), "{err}");
 }
@@ -320,25 +289,11 @@ async fn same_batch_twice_changes_nothing(app: TestApp) {
     let mut buf = vec![];
     sample::write_personnel(&mut buf, 50, 5, 3).unwrap();
     let p = write(dir.path(), "p.csv", &buf);
-    let first = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let first = import_now(&app, &p).await.unwrap();
     assert!(!first.already_imported);
     let snapshot = current(&app).await;
     let records = count(&app, "personnel_records").await;
-    let again = import_personnel(
-        &app.portal.db,
-        &p,
-        &ImportOptions::default(),
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
+    let again = import_now(&app, &p).await.unwrap();
     assert!(again.already_imported);
     assert_eq!(
         again.batch_id, first.batch_id,
