@@ -578,9 +578,9 @@ mod tests {
                 while let Some((at, i)) = next.next_if(|(at, _)| *at <= t) {
                     let (_, trusted, typo) = o.colleagues[i];
                     // Under a spray every account is attacked from this address, and an
-                    // untrusted browser there is indistinguishable from the guesser: only
-                    // trusted devices are promised (SECURITY.md says so; #16 stays open
-                    // for a browser identity that would separate them).
+                    // untrusted browser there is indistinguishable from the guesser (its
+                    // only credential would be a password, which is what is guessed): only
+                    // trusted devices are promised (SECURITY.md says so).
                     let attacked = o.spray || i == o.target;
                     if typo {
                         s.attempt_on(at, i, NAT, trusted, false);

@@ -1,11 +1,29 @@
-//! Request rate limits per client address and per signed-in account, in front of the
-//! endpoints worth hammering: sign-in, the card endpoints (challenge, certificate lookup,
-//! upload), password reset, votes and admin changes, and search. The rule is
-//! `domain::ratelimit` (GCRA); the state lives in this process (behind a load balancer
-//! each instance limits on its own, which bounds the total at instances × quota).
+//! Request rate limits in front of the endpoints worth hammering: sign-in, the card
+//! endpoints (challenge, certificate sign-in and lookup, upload), password reset, votes and
+//! admin changes, and search. The rule is `domain::ratelimit` (GCRA); the state lives in
+//! this process (behind a load balancer each instance limits on its own, which bounds the
+//! total at instances × quota).
 //!
-//! Password guessing has its own, stricter throttle per account (`domain::throttle`); the
-//! limits here bound the request rate whatever the outcome.
+//! Government offices reach the portal through one NAT address for thousands of staff, so
+//! the address is not who is limited (issue #16, finding 1). Each request is charged to:
+//!
+//! - **its browser**: the browser-id cookie every answer hands out (`CookieNames::browser`), or,
+//!   for a request without one (a script), the address's cookieless bucket. This is the
+//!   tight quota (e.g. 30 sign-ins a minute); one guesser exhausts only its own.
+//! - **its address, as a flood ceiling**: a quota sized for a whole office at its busiest
+//!   (e.g. 1,200 sign-in requests a minute), so that one machine cannot take the server.
+//!   A browser presenting a trusted-device cookie valid for some account is not charged
+//!   here: the owner's own PC is decided before any per-address rule.
+//! - **its account** when signed in, whatever address it comes from.
+//!
+//! A refused request consumes nothing, so a guesser hammering its own bucket never drains
+//! the address's. Browser ids cost nothing to mint (a page view): a program that mints one
+//! for every request is held by the ceiling, which then slows everyone on that address
+//! without a trusted device — a flood, logged, not a way to guess (SECURITY.md).
+//!
+//! Password guessing has its own, stricter throttle per account (`domain::throttle`),
+//! decided before any password is hashed; the limits here bound the request rate whatever
+//! the outcome.
 
 use ecpa_domain::ratelimit::Quota;
 use std::{collections::HashMap, sync::Mutex};
@@ -26,8 +44,11 @@ impl Class {
             return (path == "/announcements/search").then_some(Class::Search);
         }
         Some(match path {
-            "/api/login" | "/api/cert_login" => Class::SignIn,
-            "/api/card_challenge"
+            "/api/login" => Class::SignIn,
+            // Certificate sign-in is a card request: a password guesser's sign-in traffic
+            // never slows a colleague's card.
+            "/api/cert_login"
+            | "/api/card_challenge"
             | "/api/cert_lookup"
             | "/api/bind_start"
             | "/api/bind_start_signed_in"
@@ -42,14 +63,26 @@ impl Class {
         })
     }
 
-    /// Per client address.
-    pub fn client_quota(self) -> Quota {
+    /// Per browser (or per address for requests without a browser id).
+    pub fn browser_quota(self) -> Quota {
         match self {
             Class::SignIn => Quota::per_minute(30, 10),
             Class::Card => Quota::per_minute(60, 20),
             Class::Reset => Quota::per_minute(10, 5),
             Class::Write => Quota::per_minute(60, 20),
             Class::Search => Quota::per_minute(120, 30),
+        }
+    }
+
+    /// Per address: a whole office at its busiest (2,000 staff signing in within a few
+    /// minutes of each other), far above one person, far below what takes the server.
+    pub fn address_quota(self) -> Quota {
+        match self {
+            Class::SignIn => Quota::per_minute(1_200, 600),
+            Class::Card => Quota::per_minute(2_400, 1_000),
+            Class::Reset => Quota::per_minute(120, 60),
+            Class::Write => Quota::per_minute(1_200, 400),
+            Class::Search => Quota::per_minute(2_400, 600),
         }
     }
 
@@ -63,9 +96,24 @@ impl Class {
     }
 }
 
+/// Who a request is charged to.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    /// The client's key (`domain::throttle::client_key`: IPv6 by its /64).
+    pub address: &'a str,
+    /// The browser-id cookie, if it has the shape of one.
+    pub browser: Option<&'a str>,
+    /// It presented a trusted-device cookie valid for some account.
+    pub trusted_device: bool,
+    /// The signed-in account.
+    pub account: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Client(Class, String),
+    Browser(Class, String),
+    Cookieless(Class, String),
+    Address(Class, String),
     Account(Class, String),
 }
 
@@ -88,13 +136,7 @@ impl Limiter {
     }
 
     /// `Ok` admits the request; `Err(seconds)` says when to retry.
-    pub fn check(
-        &self,
-        class: Class,
-        client: &str,
-        account: Option<&str>,
-        now_ms: i64,
-    ) -> Result<(), u64> {
+    pub fn check(&self, class: Class, who: &Requester<'_>, now_ms: i64) -> Result<(), u64> {
         if !self.enabled {
             return Ok(());
         }
@@ -106,8 +148,21 @@ impl Limiter {
         if state.len() > SWEEP_AT {
             state.retain(|_, tat| *tat > now_ms);
         }
-        let mut keys = vec![(Key::Client(class, client.to_string()), class.client_quota())];
-        if let Some(a) = account {
+        let mut keys = Vec::with_capacity(3);
+        keys.push(match who.browser {
+            Some(b) => (Key::Browser(class, b.to_string()), class.browser_quota()),
+            None => (
+                Key::Cookieless(class, who.address.to_string()),
+                class.browser_quota(),
+            ),
+        });
+        if !who.trusted_device {
+            keys.push((
+                Key::Address(class, who.address.to_string()),
+                class.address_quota(),
+            ));
+        }
+        if let Some(a) = who.account {
             keys.push((Key::Account(class, a.to_string()), class.account_quota()));
         }
         // Decide on every key first: a refused request consumes nothing.
@@ -128,10 +183,21 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn who<'a>(address: &'a str, browser: Option<&'a str>) -> Requester<'a> {
+        Requester {
+            address,
+            browser,
+            trusted_device: false,
+            account: None,
+        }
+    }
 
     #[test]
     fn classes() {
         assert_eq!(Class::of(false, "/api/login"), Some(Class::SignIn));
+        assert_eq!(Class::of(false, "/api/cert_login"), Some(Class::Card));
         assert_eq!(Class::of(false, "/api/cert_lookup"), Some(Class::Card));
         assert_eq!(Class::of(false, "/api/admin/link_save"), Some(Class::Write));
         assert_eq!(
@@ -143,28 +209,109 @@ mod tests {
     }
 
     #[test]
-    fn per_client_and_per_account() {
+    fn per_browser_per_address_and_per_account() {
         let l = Limiter::new(true);
-        let q = Class::SignIn.client_quota();
+        let q = Class::SignIn.browser_quota();
         for _ in 0..q.burst {
-            assert!(l.check(Class::SignIn, "a", None, 0).is_ok());
+            assert!(l.check(Class::SignIn, &who("a", None), 0).is_ok());
         }
-        assert!(l.check(Class::SignIn, "a", None, 0).is_err());
+        assert!(l.check(Class::SignIn, &who("a", None), 0).is_err());
         assert!(
-            l.check(Class::SignIn, "b", None, 0).is_ok(),
-            "another client"
+            l.check(Class::SignIn, &who("a", Some("b1")), 0).is_ok(),
+            "a browser behind the same address"
         );
-        assert!(l.check(Class::Card, "a", None, 0).is_ok(), "another class");
+        assert!(
+            l.check(Class::SignIn, &who("b", None), 0).is_ok(),
+            "another address"
+        );
+        assert!(
+            l.check(Class::Card, &who("a", None), 0).is_ok(),
+            "another class"
+        );
         // One account from many addresses is limited too.
         let aq = Class::Card.account_quota();
+        let signed_in = |addr: &'static str| Requester {
+            account: Some("acct"),
+            ..who(addr, Some(addr))
+        };
         for i in 0..aq.burst {
+            let addr: &'static str = Box::leak(format!("10.0.0.{i}").into_boxed_str());
+            assert!(l.check(Class::Card, &signed_in(addr), 0).is_ok());
+        }
+        assert!(l.check(Class::Card, &signed_in("10.0.1.1"), 0).is_err());
+        assert!(Limiter::new(false)
+            .check(Class::Reset, &who("a", None), 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn the_address_ceiling_spares_trusted_devices() {
+        let l = Limiter::new(true);
+        let ceiling = Class::SignIn.address_quota().burst;
+        // A flood from fresh browser ids reaches the ceiling...
+        for i in 0..ceiling {
             assert!(l
-                .check(Class::Card, &format!("10.0.0.{i}"), Some("acct"), 0)
+                .check(Class::SignIn, &who("nat", Some(&format!("fresh{i}"))), 0)
                 .is_ok());
         }
-        assert!(l.check(Class::Card, "10.0.1.1", Some("acct"), 0).is_err());
-        assert!(Limiter::new(false)
-            .check(Class::Reset, "a", None, 0)
+        assert!(l
+            .check(Class::SignIn, &who("nat", Some("colleague")), 0)
+            .is_err());
+        // ...and the owner's trusted PC behind the same address is not charged there.
+        let owner = Requester {
+            trusted_device: true,
+            ..who("nat", Some("owner-pc"))
+        };
+        assert!(l.check(Class::SignIn, &owner, 0).is_ok());
+        // Card requests have their own ceiling.
+        assert!(l
+            .check(Class::Card, &who("nat", Some("colleague")), 0)
             .is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        /// 2,000 colleagues behind one address, each in their own browser, sign in and use
+        /// their cards over a morning's ten minutes while a guesser among them hammers the
+        /// sign-in endpoint as fast as it likes (from one browser, or without cookies):
+        /// no colleague is ever refused, and the guesser gets its own quota and no more.
+        #[test]
+        fn one_guesser_cannot_slow_an_office(
+            arrivals in prop::collection::vec((0i64..600_000, any::<bool>()), 2000),
+            cookieless in any::<bool>(),
+            guesser_gap_ms in 1i64..50,
+        ) {
+            let l = Limiter::new(true);
+            let mut arrivals: Vec<(i64, usize, bool)> = arrivals
+                .into_iter()
+                .enumerate()
+                .map(|(i, (t, card))| (t, i, card))
+                .collect();
+            arrivals.sort();
+            let mut next = arrivals.into_iter().peekable();
+            let (mut t, mut admitted) = (0i64, 0u64);
+            let guesser = who("nat", (!cookieless).then_some("guesser"));
+            while t < 600_000 {
+                t += guesser_gap_ms;
+                if l.check(Class::SignIn, &guesser, t).is_ok() {
+                    admitted += 1;
+                }
+                while let Some((at, i, card)) = next.next_if(|(at, ..)| *at <= t) {
+                    let browser = format!("colleague{i}");
+                    let me = who("nat", Some(&browser));
+                    if card {
+                        // Challenge, then the signed challenge.
+                        prop_assert!(l.check(Class::Card, &me, at).is_ok(), "card {}", i);
+                        prop_assert!(l.check(Class::Card, &me, at).is_ok(), "card {}", i);
+                    } else {
+                        prop_assert!(l.check(Class::SignIn, &me, at).is_ok(), "password {}", i);
+                    }
+                }
+            }
+            // Its own bucket: the burst and then 30 a minute.
+            let q = Class::SignIn.browser_quota();
+            prop_assert!(admitted <= u64::from(q.burst) + 600_000 / q.period_ms as u64 + 1, "{}", admitted);
+        }
     }
 }

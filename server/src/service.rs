@@ -37,6 +37,8 @@ use time::{Duration, OffsetDateTime};
 
 /// How long a browser stays a trusted device for an account after its last sign-in.
 pub const DEVICE_TRUST: Duration = Duration::days(90);
+/// How long a browser keeps its browser id (renewed whenever it is missing).
+pub const BROWSER_ID_AGE: Duration = Duration::days(400);
 
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
@@ -48,6 +50,9 @@ pub fn system_clock() -> Clock {
 pub struct CookieNames {
     pub session: &'static str,
     pub device: &'static str,
+    /// A random id with no meaning but "the same browser as before": what the request
+    /// limits charge (`limits`), so that colleagues behind one address are not one client.
+    pub browser: &'static str,
     secure: bool,
 }
 
@@ -58,12 +63,14 @@ impl CookieNames {
             Self {
                 session: "__Host-ecpa_sid",
                 device: "__Host-ecpa_dev",
+                browser: "__Host-ecpa_b",
                 secure: true,
             }
         } else {
             Self {
                 session: "ecpa_sid",
                 device: "ecpa_dev",
+                browser: "ecpa_b",
                 secure: false,
             }
         }
@@ -90,6 +97,10 @@ impl CookieNames {
 
     pub fn device_cookie(&self, token: &str) -> String {
         self.cookie(self.device, token, Some(DEVICE_TRUST.whole_seconds()))
+    }
+
+    pub fn browser_cookie(&self, id: &str) -> String {
+        self.cookie(self.browser, id, Some(BROWSER_ID_AGE.whole_seconds()))
     }
 }
 

@@ -198,6 +198,22 @@ pub async fn is_trusted_device(
     Ok(n > 0)
 }
 
+/// The token is a trusted device of some account (used since `since`).
+pub async fn is_known_device(
+    pool: &AnyPool,
+    token_hash: &str,
+    since: OffsetDateTime,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trusted_devices WHERE token_hash = $1 AND last_used_at > $2",
+    )
+    .bind(token_hash)
+    .bind(ms(since))
+    .fetch_one(pool)
+    .await?;
+    Ok(n > 0)
+}
+
 /// A browser's trust moves to its new token (issued at every sign-in): the old token, if
 /// stolen, is worth nothing after the owner's next sign-in; the browser keeps the trust it
 /// earned for every account.

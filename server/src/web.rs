@@ -1,7 +1,7 @@
 //! The HTTP edge: the axum router, the request-context middleware, security headers,
 //! health endpoints and the error pages that replace panics.
 
-use crate::{config::Config, error::ServerError, service::Portal};
+use crate::{config::Config, error::ServerError, service::Portal, store, tokens};
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRef, Request, State},
@@ -253,14 +253,36 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     let stale_cookie = presented.is_some() && session.is_none();
     let signed_in = session.as_ref().is_some_and(|s| s.account_id.is_some());
 
+    let device_token = cookie(req.headers(), portal.cookies.device).map(str::to_owned);
+    let browser = cookie(req.headers(), portal.cookies.browser)
+        .filter(|b| tokens::looks_like_token(b))
+        .map(str::to_owned);
     if let Some(class) =
         crate::limits::Class::of(matches!(*req.method(), Method::GET | Method::HEAD), &path)
     {
-        let account = session.as_ref().and_then(|s| s.account_id.as_deref());
+        // The owner's PC is decided before any per-address rule: a trusted-device cookie
+        // valid for some account spares the request the address's flood ceiling.
+        let trusted_device = match device_token.as_deref() {
+            Some(t) if tokens::looks_like_token(t) => {
+                let since = portal.now() - crate::service::DEVICE_TRUST;
+                match store::is_known_device(&portal.db.pool, &tokens::token_hash(t), since).await {
+                    Ok(known) => known,
+                    Err(e) => return server_failure(is_api, e),
+                }
+            }
+            _ => false,
+        };
+        let address = ecpa_domain::throttle::client_key(&client);
+        let who = crate::limits::Requester {
+            address: &address,
+            browser: browser.as_deref(),
+            trusted_device,
+            account: session.as_ref().and_then(|s| s.account_id.as_deref()),
+        };
         if let Err(retry_after_secs) =
             portal
                 .limiter
-                .check(class, &client, account, crate::db::ms(portal.now()))
+                .check(class, &who, crate::db::ms(portal.now()))
         {
             tracing::warn!(%path, %client, ?class, "rate limit");
             // A browser without JavaScript posting a form gets a page; scripts get JSON.
@@ -292,7 +314,7 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     let ctx = RequestCtx {
         client,
         session,
-        device_token: cookie(req.headers(), portal.cookies.device).map(str::to_owned),
+        device_token,
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -306,6 +328,12 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     }
     if signed_in || is_api {
         no_store(&mut res);
+    }
+    if browser.is_none() {
+        append_cookie(
+            &mut res,
+            &portal.cookies.browser_cookie(&tokens::secret_token()),
+        );
     }
     res
 }

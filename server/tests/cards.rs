@@ -223,7 +223,8 @@ on_both_databases!(
     restart_between_challenge_and_signature,
     same_certificate_bound_by_two_accounts_at_once,
     ocsp_refuses_what_the_crl_still_allows,
-    generations_share_a_name_not_a_key
+    generations_share_a_name_not_a_key,
+    one_guesser_does_not_rate_limit_an_office
 );
 
 /// MOICA G2 and G3 have one name and two keys. Two cards, one of each generation, carry the
@@ -1032,5 +1033,83 @@ async fn rules_apply_again_at_sign_in(app: TestApp) {
         )
         .await,
         2
+    );
+}
+
+/// Security review #16.1, the request limits: an office behind one NAT address. A guesser
+/// hammers the sign-in endpoint from one browser and without cookies, while 240 colleagues,
+/// each in their own browser, sign in with their passwords or with a card (challenge, then
+/// the signed challenge). The guesser is refused with 429 after its own bursts; no colleague
+/// ever is (before the fix the address was one bucket of ten sign-ins).
+async fn one_guesser_does_not_rate_limit_an_office(app: TestApp) {
+    const NAT: &str = "203.0.113.9";
+    const COLLEAGUES: usize = 240;
+    let kind = app.kind;
+    drop(app);
+    let (e, ()) = env_with(kind, |_, _, c| {
+        c.rate_limits = true;
+        // A cheap hash: the test hashes a few hundred passwords.
+        c.argon2_m_kib = 1024;
+        c.argon2_t = 1;
+    })
+    .await;
+    let app = &e.app;
+    let pw = "Office-Pass-2026!";
+    for i in 0..COLLEAGUES / 2 {
+        app.portal
+            .create_account(&format!("staff{i:03}"), &format!("同仁{i}"), None, pw)
+            .await
+            .unwrap();
+    }
+    let card = natural(&e.sim, "王小明", "A123456789", Variant::Good);
+    e.bind("wangxm", &card, "Natural").await.unwrap();
+
+    let cookieless = Jar::default();
+    let mut guesser = Jar::default();
+    guesser.absorb(&app.get_from("/", NAT, &guesser).await);
+    assert!(
+        guesser.get("ecpa_b").is_some(),
+        "every answer hands out a browser id"
+    );
+    let guess = [("account", "linmh"), ("password", "Guess-Pass-001")];
+    let (mut refused, started) = (0, std::time::Instant::now());
+    for i in 0..COLLEAGUES {
+        for jar in [&cookieless, &guesser] {
+            for _ in 0..4 {
+                let r = app.api("/api/login", &guess, NAT, jar).await;
+                assert_ne!(r.status, StatusCode::OK, "a wrong password never signs in");
+                if r.body.contains("RateLimited") {
+                    refused += 1;
+                }
+            }
+        }
+        let mut me = Jar::default();
+        me.absorb(&app.get_from("/", NAT, &me).await);
+        if i % 2 == 0 {
+            let r = app
+                .login(&format!("staff{:03}", i / 2), pw, NAT, &mut me)
+                .await;
+            assert_eq!(r.location(), Some("/my"), "colleague {i}: {r:?}");
+        } else {
+            let r = app
+                .api("/api/card_challenge", &[("purpose", "login")], NAT, &me)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "colleague {i}: {r:?}");
+            me.absorb(&r);
+            let tbs: String = serde_json::from_str(&r.body).unwrap();
+            let token = e.proof(&card, &tbs);
+            let r = app
+                .api_json("/api/cert_login", &json!({ "token": token }), NAT, &me)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "colleague {i}: {r:?}");
+        }
+    }
+    // The guesser: its two buckets' bursts (10 each), and one more each per two seconds of
+    // the test's own (real) time.
+    let admitted = 2 * 4 * COLLEAGUES - refused;
+    let refills = 2 * (started.elapsed().as_secs() as usize / 2 + 1);
+    assert!(
+        admitted <= 20 + refills,
+        "the guesser is slowed: {admitted} admitted"
     );
 }

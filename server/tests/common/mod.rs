@@ -170,9 +170,14 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, cookies: &Jar) -> Reply {
+        self.get_from(path, "198.51.100.7", cookies).await
+    }
+
+    /// A page view from `client`.
+    pub async fn get_from(&self, path: &str, client: &str, cookies: &Jar) -> Reply {
         let req = Request::get(path)
             .header(header::ACCEPT, "text/html")
-            .header("x-forwarded-for", "198.51.100.7")
+            .header("x-forwarded-for", client)
             .header(header::COOKIE, cookies.header())
             .body(Body::empty())
             .unwrap();
@@ -321,12 +326,23 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
     }
 
-    pub fn set_cookies(&self) -> Vec<String> {
+    /// Every `Set-Cookie`, the browser id included.
+    pub fn all_set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .map(str::to_owned)
+            .collect()
+    }
+
+    /// The cookies that carry state (session, trusted device): the browser id every answer
+    /// to a browser without one hands out is random and means nothing, so answers are
+    /// compared without it.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.all_set_cookies()
+            .into_iter()
+            .filter(|c| !c.starts_with("ecpa_b=") && !c.starts_with("__Host-ecpa_b="))
             .collect()
     }
 }
@@ -352,7 +368,7 @@ impl Jar {
     }
 
     pub fn absorb(&mut self, r: &Reply) {
-        for c in r.set_cookies() {
+        for c in r.all_set_cookies() {
             let first = c.split(';').next().unwrap_or("");
             let Some((k, v)) = first.split_once('=') else {
                 continue;
