@@ -11,6 +11,7 @@
 //! computer, not a web page (browsers send fetch metadata to loopback addresses): it may read
 //! the card and sign, as with the real component, but never a portal challenge.
 
+use crate::add_domain::{site_to_trust, Prompts, Taken, ARM_JS};
 use crate::codes::Failure;
 use crate::service::{Agent, Asker, VERSION};
 use crate::trust::{normalize, Trust};
@@ -25,11 +26,7 @@ use axum::{
 };
 use rand::RngCore;
 use serde_json::{json, Value};
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 use zeroize::Zeroize;
 
 pub const MAX_BODY: usize = 64 * 1024;
@@ -39,8 +36,8 @@ pub struct AppState {
     pub agent: Agent,
     pub trust: Trust,
     pub port: u16,
-    /// Pending /addDomain confirmations: token → (site, issued).
-    confirmations: Mutex<HashMap<String, (String, Instant)>>,
+    /// Pending /addDomain prompts.
+    pub prompts: Prompts,
 }
 
 impl AppState {
@@ -49,7 +46,7 @@ impl AppState {
             agent,
             trust,
             port,
-            confirmations: Mutex::new(HashMap::new()),
+            prompts: Prompts::default(),
         }
     }
 
@@ -484,64 +481,48 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// `GET /addDomain?domain=`: asks the user, in the agent's own page, to trust a site.
-/// The site `/addDomain?domain=` asks to trust. Real sites pass `location.hostname` (no
-/// scheme, no port): the asking page's origin, from `Referer` (browsers send the origin to a
-/// loopback address), decides the scheme and port when its host is that name; otherwise the
-/// site is `https://<name>`. A whole origin (`http://host:port`) is taken as given. `null`
-/// and other schemes are refused.
-pub fn site_to_trust(domain: &str, referer: Option<&str>) -> Option<String> {
-    let d = domain.trim().trim_end_matches('/');
-    if d.is_empty() || d.eq_ignore_ascii_case("null") {
-        return None;
-    }
-    if d.contains("://") {
-        return normalize(d);
-    }
-    let from_referer = referer
-        .and_then(|r| {
-            let after = r.find("://")? + 3;
-            let end = r[after..].find('/').map_or(r.len(), |i| after + i);
-            normalize(&r[..end])
-        })
-        .filter(|o| {
-            let hostport = o.split_once("://").map_or("", |(_, h)| h);
-            let host = match hostport.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-                _ => hostport,
-            };
-            host.eq_ignore_ascii_case(d) || hostport.eq_ignore_ascii_case(d)
-        });
-    from_referer.or_else(|| normalize(d))
-}
-
+/// `GET /addDomain?domain=`: asks the user, in the agent's own page, to trust a site
+/// (the rules are `add_domain`'s).
 async fn add_domain_page(
     State(st): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(site) = q.get("domain").and_then(|d| {
-        site_to_trust(
-            d,
-            headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
-        )
-    }) else {
-        return page("ECPA 讀卡元件", "<p>網站位址格式不正確。</p>", "");
+    let typed_by_user = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "none");
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+    let asked = q.get("domain").map(String::as_str).unwrap_or_default();
+    let opened = site_to_trust(asked, referer, typed_by_user)
+        .and_then(|site| Ok((st.prompts.open(&site, nonce(), Instant::now())?, site)));
+    let (token, site) = match opened {
+        Ok(t) => t,
+        Err(refusal) => {
+            tracing::warn!(?refusal, asked, ?referer, "addDomain prompt refused");
+            return (
+                StatusCode::FORBIDDEN,
+                page(
+                    "ECPA 讀卡元件",
+                    &format!("<p role=\"alert\">{}</p>", refusal.text()),
+                    "",
+                ),
+            )
+                .into_response();
+        }
     };
-    let token = nonce();
-    if let Ok(mut c) = st.confirmations.lock() {
-        c.retain(|_, (_, t)| t.elapsed() < Duration::from_secs(300));
-        c.insert(token.clone(), (site.clone(), Instant::now()));
-    }
     let s = escape(&site);
+    // 「取消」 first, large and focused: where a click the user did not aim lands.
     let body = format!(
         "<h1>信任此網站？</h1><p>網站 <strong id=\"site\">{s}</strong> 要求使用您的讀卡元件（自然人憑證、機關憑證）。</p>\
          <p>只信任您正在使用的政府網站。信任後，此網站可以讀取卡片上的憑證，並在您輸入 PIN 碼後請卡片簽章。</p>\
-         <form method=\"post\" action=\"/addDomain\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <button type=\"submit\" name=\"decision\" value=\"trust\" id=\"trust\">信任此網站</button>\
-         <button type=\"submit\" name=\"decision\" value=\"cancel\" id=\"cancel\">取消</button></form>"
+         <form id=\"prompt\" method=\"post\" action=\"/addDomain\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <button type=\"submit\" name=\"decision\" value=\"cancel\" id=\"cancel\" disabled \
+         style=\"display:block;width:100%;font-size:1.25rem;padding:1rem;margin:1rem 0\">取消</button>\
+         <button type=\"submit\" name=\"decision\" value=\"trust\" id=\"trust\" disabled>信任此網站</button></form>\
+         <p><small>按鈕在視窗顯示一秒後才能使用。</small></p>"
     );
-    page("信任網站 - ECPA 讀卡元件", &body, "")
+    page("信任網站 - ECPA 讀卡元件", &body, ARM_JS)
 }
 
 async fn add_domain_confirm(
@@ -564,29 +545,24 @@ async fn add_domain_confirm(
         Some(_) => false,
     };
     let token = body.get("token").cloned().unwrap_or_default();
-    let pending = st
-        .confirmations
-        .lock()
-        .ok()
-        .and_then(|mut c| c.remove(&token));
-    let Some((site, issued)) =
-        pending.filter(|(_, t)| from_own_page && t.elapsed() < Duration::from_secs(300))
-    else {
-        tracing::warn!(
-            from_own_page,
-            "addDomain confirmation refused (unknown, expired or foreign)"
-        );
-        return (
-            StatusCode::FORBIDDEN,
-            page(
-                "ECPA 讀卡元件",
-                "<p>此確認已失效，請重新由網站操作。</p>",
-                "",
-            ),
-        )
-            .into_response();
+    // The token is used up by any attempt, from wherever it comes.
+    let taken = st.prompts.take(&token, Instant::now());
+    let site = match (from_own_page, taken) {
+        (true, Taken::Site(site)) => site,
+        (_, taken) => {
+            tracing::warn!(
+                from_own_page,
+                ?taken,
+                "addDomain confirmation refused (unknown, expired, too soon or foreign)"
+            );
+            let text = if taken == Taken::TooSoon {
+                "<p role=\"alert\">按得太快了：請看清楚網站名稱再決定。此確認已失效，請重新由網站操作。</p>"
+            } else {
+                "<p role=\"alert\">此確認已失效，請重新由網站操作。</p>"
+            };
+            return (StatusCode::FORBIDDEN, page("ECPA 讀卡元件", text, "")).into_response();
+        }
     };
-    let _ = issued;
     let trusted = body.get("decision").is_some_and(|d| d == "trust");
     tracing::info!(%site, trusted, "addDomain: the user decided");
     let code = if trusted {
@@ -623,6 +599,7 @@ mod tests {
     use crate::codes;
     use axum::body::Body;
     use http_body_util::BodyExt;
+    use std::time::Duration;
     use tower::ServiceExt;
 
     const PORT: u16 = 61161;
@@ -650,11 +627,10 @@ mod tests {
             }])
         });
         let agent = Agent::new(Some(Arc::new(r)), Arc::new(t));
-        let st = Arc::new(AppState::new(
-            agent,
-            Trust::new(vec![PORTAL.to_string()], None),
-            PORT,
-        ));
+        let mut st = AppState::new(agent, Trust::new(vec![PORTAL.to_string()], None), PORT);
+        // These tests answer prompts at once; the delay has its own test.
+        st.prompts.arm_delay = Duration::ZERO;
+        let st = Arc::new(st);
         (router(st.clone()), st)
     }
 
@@ -867,6 +843,7 @@ mod tests {
         let site = "https://new-portal.example";
         let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
             .header("host", "127.0.0.1:61161")
+            .header("referer", format!("{site}/login"))
             .body(Body::empty())
             .unwrap();
         let (_, _, body) = send(&a, r).await;
@@ -896,6 +873,7 @@ mod tests {
         // The token was used up by that attempt; a fresh page, confirmed from the agent's own page, works.
         let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
             .header("host", "127.0.0.1:61161")
+            .header("referer", format!("{site}/login"))
             .body(Body::empty())
             .unwrap();
         let (_, _, body) = send(&a, r).await;
@@ -921,6 +899,7 @@ mod tests {
             async move {
                 let r = axum::http::Request::get(format!("/addDomain?domain={site}"))
                     .header("host", "127.0.0.1:61161")
+                    .header("referer", format!("{site}/"))
                     .body(Body::empty())
                     .unwrap();
                 let (_, _, body) = send(&a, r).await;
@@ -1075,28 +1054,109 @@ mod tests {
         assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     }
 
-    #[test]
-    fn add_domain_site_from_hostname_and_referer() {
-        let r = Some("http://intranet.example:8080/login?x=1");
-        assert_eq!(
-            site_to_trust("intranet.example", r).as_deref(),
-            Some("http://intranet.example:8080")
-        );
-        assert_eq!(
-            site_to_trust("ecpa.dgpa.gov.tw", None).as_deref(),
-            Some("https://ecpa.dgpa.gov.tw")
-        );
-        // A referer of another host does not lend its scheme or port.
-        assert_eq!(
-            site_to_trust("ecpa.dgpa.gov.tw", r).as_deref(),
-            Some("https://ecpa.dgpa.gov.tw")
-        );
-        assert_eq!(
-            site_to_trust("http://127.0.0.1:3000", None).as_deref(),
-            Some("http://127.0.0.1:3000")
-        );
-        for bad in ["null", "", "javascript:alert(1)", "file:///etc", "a b"] {
-            assert_eq!(site_to_trust(bad, r), None, "{bad}");
+    /// Security review #16.3: `/addDomain` cannot be had without the user meaning it.
+    #[tokio::test]
+    async fn add_domain_refuses_what_the_user_did_not_mean() {
+        let ask = |domain: &str, headers: &[(&str, &str)]| {
+            let mut r = axum::http::Request::get(format!("/addDomain?domain={domain}"))
+                .header("host", "127.0.0.1:61161");
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.body(Body::empty()).unwrap()
+        };
+        let (a, st) = app(false);
+        // Not a web page, or another site's page, asking.
+        for (domain, referer) in [
+            ("evil.example", "null"),
+            ("evil.example", "file:///C:/Users/x/phish.html"),
+            ("ecpa.example.gov.tw", "https://evil.example/"),
+        ] {
+            let (s, _, body) = send(&a, ask(domain, &[("referer", referer)])).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{domain} from {referer}");
+            assert!(!body.contains("name=\"token\""), "{body}");
         }
+        let (s, _, _) = send(&a, ask("evil.example", &[])).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "no Referer: not a page");
+        // Buttons inactive when served, 「取消」 before 「信任此網站」 and focused by the script.
+        let site = "https://site.example";
+        let (s, _, body) = send(
+            &a,
+            ask("site.example", &[("referer", "https://site.example/x")]),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let cancel = body.find("id=\"cancel\" disabled").unwrap();
+        let trust = body.find("id=\"trust\" disabled").unwrap();
+        assert!(cancel < trust);
+        assert!(body.contains("getElementById('cancel').focus()"));
+        // Prompts per site are limited (this was the first).
+        for _ in 1..crate::add_domain::PROMPTS_PER_SITE {
+            let (s, _, _) = send(
+                &a,
+                ask("site.example", &[("referer", "https://site.example/")]),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        let (s, _, body) = send(
+            &a,
+            ask("site.example", &[("referer", "https://site.example/")]),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(body.contains("次數過多"), "{body}");
+        assert!(!st.trust.is_trusted(site));
+
+        // With the real delay: a decision posted at once (a double-click's second click) is
+        // refused and uses the prompt up; after a second it is taken.
+        let mut t = MockTokens::new();
+        t.expect_slots().never();
+        let agent = Agent::new(None, Arc::new(t));
+        let st = Arc::new(AppState::new(
+            agent,
+            Trust::new(Vec::<String>::new(), None),
+            PORT,
+        ));
+        let a = router(st.clone());
+        let own = [
+            ("origin", "http://127.0.0.1:61161"),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let token_of = |body: &str| {
+            body.split("name=\"token\" value=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap()
+                .to_string()
+        };
+        let (_, _, body) = send(
+            &a,
+            ask("site.example", &[("referer", "https://site.example/")]),
+        )
+        .await;
+        let tok = token_of(&body);
+        let (s, _, body) = send(
+            &a,
+            post("/addDomain", &own, format!("token={tok}&decision=trust")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert!(body.contains("按得太快了"), "{body}");
+        assert!(!st.trust.is_trusted(site));
+        let (_, _, body) = send(
+            &a,
+            ask("site.example", &[("referer", "https://site.example/")]),
+        )
+        .await;
+        let tok = token_of(&body);
+        tokio::time::sleep(crate::add_domain::ARM_DELAY).await;
+        let (s, _, _) = send(
+            &a,
+            post("/addDomain", &own, format!("token={tok}&decision=trust")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(st.trust.is_trusted(site));
     }
 }

@@ -1,12 +1,15 @@
 //! The ECPA card agent: a local component that speaks the HiPKI Local Server protocol over
 //! PKCS#11 and PC/SC, and refuses to be used by sites the user did not trust.
 
+pub mod add_domain;
 pub mod card;
 pub mod codes;
 pub mod config;
 pub mod http;
+pub mod own_user;
 pub mod pkcs11;
 pub mod pkcs7;
+pub mod platform;
 pub mod readers;
 pub mod service;
 pub mod trust;
@@ -76,5 +79,5 @@ pub async fn serve(
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
-    axum::serve(listener, http::router(state)).await
+    axum::serve(own_user::OwnUserOnly::new(listener), http::router(state)).await
 }

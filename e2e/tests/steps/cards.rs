@@ -302,6 +302,17 @@ async fn trust_in_agent_window(w: &mut PortalWorld) -> StepResult {
                     .at_most(WAIT)
                     .for_element(Locator::Css("#trust"))
                     .await?;
+                // The agent keeps its buttons inactive for a second after the window is
+                // shown (a double-click on the site must not land on 「信任此網站」).
+                let armed = std::time::Instant::now() + WAIT;
+                while !b.is_enabled().await? {
+                    if std::time::Instant::now() > armed {
+                        return Err(HarnessError::Check(
+                            "the agent's 「信任此網站」 never became active".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
                 b.click().await?;
                 c.switch_to_window(main).await?;
                 return Ok(());
