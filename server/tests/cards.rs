@@ -79,13 +79,7 @@ impl Env {
 
     /// The token a page would send: the card's signing certificate and its signature.
     fn proof(&self, number: &str, tbs: &str) -> Value {
-        let meta = self.sim.card(number).unwrap();
-        let sig = self
-            .sim
-            .sign(number, PIN, KEY_SIGN, tbs.as_bytes())
-            .unwrap();
-        // `card_sn`: the card number the card component reports, as the page passes it on.
-        json!({ "format": "ecpa-card-v1", "algorithm": "RS256", "certificate": meta.sign_cert, "signature": B64.encode(sig), "tbs": tbs, "card_sn": number })
+        common::cards::proof(&self.sim, number, tbs)
     }
 
     async fn login_with(&self, jar: &mut Jar, token: &Value) -> Result<(), ApiError> {

@@ -60,7 +60,7 @@ pub fn pg_admin_url() -> String {
 }
 
 /// A fresh, empty database in the test PostgreSQL server.
-async fn pg_database() -> String {
+pub async fn pg_database() -> String {
     use sqlx::Executor;
     let admin = pg_admin_url();
     let name = format!("t_{}", ecpa_server::tokens::row_id());
@@ -369,15 +369,20 @@ impl Jar {
 
     pub fn absorb(&mut self, r: &Reply) {
         for c in r.all_set_cookies() {
-            let first = c.split(';').next().unwrap_or("");
-            let Some((k, v)) = first.split_once('=') else {
-                continue;
-            };
-            let expired = c.contains("Max-Age=0");
-            self.0.retain(|(name, _)| name != k);
-            if !expired {
-                self.0.push((k.to_string(), v.to_string()));
-            }
+            self.absorb_set_cookie(&c);
+        }
+    }
+
+    /// Keeps (or, expired, drops) the cookie of one `Set-Cookie` value.
+    pub fn absorb_set_cookie(&mut self, c: &str) {
+        let first = c.split(';').next().unwrap_or("");
+        let Some((k, v)) = first.split_once('=') else {
+            return;
+        };
+        let expired = c.contains("Max-Age=0");
+        self.0.retain(|(name, _)| name != k);
+        if !expired {
+            self.0.push((k.to_string(), v.to_string()));
         }
     }
 }
