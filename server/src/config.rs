@@ -56,7 +56,7 @@ pub struct Config {
     /// Where fetched CRLs are kept (the last good one of each URL survives restarts).
     pub card_crl_dir: PathBuf,
     /// OCSP at sign-in: off, aia (the responder the certificate names) or a responder URL.
-    pub card_ocsp: crate::ocsp::OcspMode,
+    pub card_ocsp: crate::cards::ocsp::OcspMode,
     /// How long to wait for an OCSP responder.
     pub card_ocsp_timeout_secs: u64,
     /// How long an OCSP answer is reused (never past its nextUpdate); 0: ask every time.
@@ -173,7 +173,7 @@ impl Config {
             card_crl_urls: vec![],
             card_crl_fetch_ca_points: false,
             card_crl_dir: PathBuf::from("data/crl"),
-            card_ocsp: crate::ocsp::OcspMode::Off,
+            card_ocsp: crate::cards::ocsp::OcspMode::Off,
             card_ocsp_timeout_secs: 5,
             card_ocsp_cache_secs: 300,
             challenge_ttl_secs: 300,

@@ -10,8 +10,7 @@ use crate::{
     catalog::{self, AppSystem, Todo},
     error::{Result, ServerError},
     personnel::{agencies, import},
-    service::Portal,
-    store,
+    portal::Portal,
 };
 
 /// The shared demo password. It meets the password policy; it is public, so demo data
@@ -259,7 +258,7 @@ fn personnel_csv() -> String {
 pub async fn seed(portal: &Portal) -> Result<usize> {
     let pool = &portal.db.pool;
     let now = portal.now();
-    crate::content::ensure_defaults(pool, now).await?;
+    crate::content::defaults::ensure_defaults(pool, now).await?;
     let mut tx = pool.begin().await?;
     for a in DEMO_AGENCIES {
         let agency = agencies::validate(a.code, a.name, a.oid, a.parent)
@@ -286,7 +285,7 @@ pub async fn seed(portal: &Portal) -> Result<usize> {
     let mut added = 0;
     for p in DEMO_PEOPLE {
         let Some(name) = p.account else { continue };
-        let id = match store::account_by_name(pool, name).await? {
+        let id = match crate::auth::store::account_by_name(pool, name).await? {
             Some(a) => a.id,
             None => {
                 added += 1;
@@ -332,7 +331,10 @@ pub async fn seed(portal: &Portal) -> Result<usize> {
         catalog::ensure_todo(pool, &id, &survey, now).await?;
     }
 
-    if store::account_by_name(pool, DEMO_ADMIN).await?.is_none() {
+    if crate::auth::store::account_by_name(pool, DEMO_ADMIN)
+        .await?
+        .is_none()
+    {
         added += 1;
         portal
             .create_account(
@@ -352,7 +354,7 @@ pub async fn seed(portal: &Portal) -> Result<usize> {
         let today = ecpa_domain::tz::taipei_date(now);
         // Oldest first, so ids follow publication order.
         for (cat, title, body, days, hot) in DEMO_ANNOUNCEMENTS.iter().rev() {
-            crate::content::insert_announcement(
+            crate::content::defaults::insert_announcement(
                 pool,
                 *cat,
                 title,

@@ -1,37 +1,40 @@
-//! The ECPA portal server.
+//! The ECPA portal server, one module per feature (each implements its port of the app's
+//! API on [`portal::Portal`] and holds its own SQL):
 //!
-//! * [`config`]: settings from defaults, a TOML file and the environment.
-//! * [`db`] and [`store`]: the database (SQLite or PostgreSQL) and its SQL.
-//! * [`service`]: the server-side services behind the app's server functions.
-//! * [`content`]: announcements, search, polls, links, FAQ, counters, password reset, admin.
-//! * [`mail`]: outgoing mail (SMTP, or an outbox folder in development).
-//! * [`web`]: the HTTP edge (router, middleware, headers, health, error pages).
-//! * [`hashing`], [`tokens`]: password hashing and random tokens.
+//! * [`auth`]: password sign-in, sessions, cookies, the operator's account commands.
+//! * [`cards`]: certificate sign-in and upload, the trust store, CRLs, OCSP, `pki check`.
+//! * [`my_area`]: 我的專區 and opening an application system.
+//! * [`content`]: home page, announcements and search, polls, agencies, links, FAQ.
+//! * [`reset`]: password reset by e-mail link. [`admin`]: the administrator's changes.
+//! * [`catalog`]: the application systems and to-dos. [`personnel`]: the registry import.
+//! * [`http`]: the HTTP edge (router, middleware, rate limits, headers, error pages).
+//!
+//! Underneath: [`portal`] (the state), [`audit`] (the audit log), [`config`], [`db`] and
+//! [`batch`] (SQLite or PostgreSQL, writes that commit together), [`mail`], [`hashing`],
+//! [`tokens`], [`http_client`].
 
+pub mod admin;
+pub mod audit;
+pub mod auth;
 pub mod batch;
 pub mod cards;
 pub mod catalog;
 pub mod config;
 pub mod content;
-mod content_defaults;
-pub mod crl_fetch;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod hashing;
+pub mod http;
 pub mod http_client;
-pub mod limits;
 pub mod mail;
-pub mod ocsp;
+pub mod my_area;
 pub mod personnel;
-pub mod pki_check;
-pub mod service;
-pub mod store;
+pub mod portal;
+pub mod reset;
 pub mod tokens;
-pub mod trust;
-pub mod web;
 
-use crate::{config::Config, db::Db, error::Result, service::Portal};
+use crate::{config::Config, db::Db, error::Result, portal::Portal};
 use leptos::prelude::LeptosOptions;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::oneshot;
@@ -53,8 +56,8 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions> {
 pub async fn portal(config: Config) -> Result<Arc<Portal>> {
     let db = Db::connect(&config.database_url, config.db_max_connections).await?;
     db.migrate().await?;
-    let portal = Portal::new(db, Arc::new(config), service::system_clock())?;
-    content::ensure_defaults(&portal.db.pool, portal.now()).await?;
+    let portal = Portal::new(db, Arc::new(config), portal::system_clock())?;
+    content::defaults::ensure_defaults(&portal.db.pool, portal.now()).await?;
     tracing::info!("mail goes to the {}", portal.mailer.describe());
     Ok(Arc::new(portal))
 }
@@ -62,7 +65,7 @@ pub async fn portal(config: Config) -> Result<Arc<Portal>> {
 /// Serves until Ctrl-C / SIGTERM. `ready` receives the bound address once listening.
 pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr>>) -> Result<()> {
     let options = leptos_options(&portal.config)?;
-    let app = web::router(portal.clone(), options);
+    let app = http::router(portal.clone(), options);
     let listener = tokio::net::TcpListener::bind(portal.config.listen).await?;
     let addr = listener.local_addr()?;
 
@@ -75,7 +78,12 @@ pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr
         loop {
             tick.tick().await;
             let now = janitor.now();
-            match store::purge_sessions(&janitor.db.pool, now, janitor.sessions.idle_timeout).await
+            match crate::auth::store::purge_sessions(
+                &janitor.db.pool,
+                now,
+                janitor.sessions.idle_timeout,
+            )
+            .await
             {
                 Ok(n) if n > 0 => tracing::debug!(removed = n, "expired sessions purged"),
                 Ok(_) => {}

@@ -7,7 +7,7 @@ use ecpa_server::{
     demo,
     error::ServerError,
     personnel::{agencies, csvio::EncodingChoice, import, sample},
-    service,
+    portal,
 };
 use std::{
     io::{BufRead, IsTerminal, Write},
@@ -315,17 +315,18 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
         }
         Command::Personnel(cmd) => personnel(cmd, config).await,
         Command::Pki(PkiCmd::Check { certs, at, json }) => {
-            let trust = ecpa_server::trust::CardTrust::from_config(&config).ok_or_else(|| {
-                ServerError::Config(
+            let trust =
+                ecpa_server::cards::trust::CardTrust::from_config(&config).ok_or_else(|| {
+                    ServerError::Config(
                     "certificate sign-in is not configured (card_pki_dir or card_roots and CAs)"
                         .into(),
                 )
-            })?;
+                })?;
             let at = match at {
-                Some(a) => ecpa_server::pki_check::parse_at(&a)?,
+                Some(a) => ecpa_server::cards::pki_check::parse_at(&a)?,
                 None => time::OffsetDateTime::now_utc().unix_timestamp(),
             };
-            let report = ecpa_server::pki_check::run(&trust, &certs, at)?;
+            let report = ecpa_server::cards::pki_check::run(&trust, &certs, at)?;
             if json {
                 println!(
                     "{}",
@@ -333,7 +334,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                         .map_err(|e| ServerError::Invalid(e.to_string()))?
                 );
             } else {
-                print!("{}", ecpa_server::pki_check::render(&report));
+                print!("{}", ecpa_server::cards::pki_check::render(&report));
             }
             if report.ok {
                 Ok(())
@@ -344,7 +345,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
         Command::Account(cmd) => {
             let db = Db::connect(&config.database_url, 2).await?;
             db.migrate().await?;
-            let portal = service::Portal::new(db, Arc::new(config), service::system_clock())?;
+            let portal = portal::Portal::new(db, Arc::new(config), portal::system_clock())?;
             match cmd {
                 AccountCmd::Create {
                     name,
@@ -363,7 +364,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                     println!("password set for {name}");
                 }
                 AccountCmd::Link { name, national_id } => {
-                    let acct = ecpa_server::store::account_by_name(&portal.db.pool, &name)
+                    let acct = ecpa_server::auth::store::account_by_name(&portal.db.pool, &name)
                         .await?
                         .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
                     portal.link_person(&acct.id, &national_id).await?;

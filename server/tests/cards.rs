@@ -283,7 +283,7 @@ async fn ocsp_refuses_what_the_crl_still_allows(app: TestApp) {
             &sim.ocsp_index(Ca::Moica).unwrap(),
             (&signer.0, &signer.1),
         );
-        config.card_ocsp = ecpa_server::ocsp::OcspMode::Url(r.url());
+        config.card_ocsp = ecpa_server::cards::ocsp::OcspMode::Url(r.url());
         config.card_ocsp_cache_secs = 0;
         r
     })
@@ -334,15 +334,15 @@ async fn restart_between_challenge_and_signature(app: TestApp) {
         .unwrap();
     db.migrate().await.unwrap();
     let portal = std::sync::Arc::new(
-        ecpa_server::service::Portal::new(
+        ecpa_server::portal::Portal::new(
             db,
             std::sync::Arc::new(config),
-            ecpa_server::service::system_clock(),
+            ecpa_server::portal::system_clock(),
         )
         .unwrap(),
     );
     let options = ecpa_server::leptos_options(&portal.config).unwrap();
-    e.app.router = ecpa_server::web::router(portal.clone(), options);
+    e.app.router = ecpa_server::http::router(portal.clone(), options);
     e.app.portal = portal;
 
     e.login_with(&mut jar, &token).await.unwrap();

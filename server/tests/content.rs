@@ -12,7 +12,7 @@ use ecpa_app::{
     error::ApiError,
 };
 use ecpa_domain::reset::LinkState;
-use ecpa_server::{content::compute_stats, mail};
+use ecpa_server::{content::counters::compute_stats, mail};
 use serde_json::Value;
 use time::Duration;
 

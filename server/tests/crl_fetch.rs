@@ -10,10 +10,12 @@ mod common;
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Router};
 use ecpa_cardproto::{refusal::ProofRefusal, verify::check_certificate};
 use ecpa_server::{
+    cards::{
+        crl_fetch::{CrlFetcher, FetchError, FetchOptions},
+        trust::CardTrust,
+    },
     config::Config,
-    crl_fetch::{CrlFetcher, FetchError, FetchOptions},
     http_client::HttpError,
-    trust::CardTrust,
 };
 use hsm_sim::{
     pki::{Ca, Variant},

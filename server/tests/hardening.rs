@@ -238,7 +238,10 @@ async fn cross_site_writes_are_refused_everywhere(app: TestApp) {
         "still signed in"
     );
     // Oversized bodies are refused before any handler, on every endpoint.
-    let big = format!("title={}", "x".repeat(ecpa_server::web::MAX_BODY_BYTES + 1));
+    let big = format!(
+        "title={}",
+        "x".repeat(ecpa_server::http::MAX_BODY_BYTES + 1)
+    );
     for path in ["/api/admin/announcement_save", "/api/search", "/api/vote"] {
         let req = axum::http::Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")

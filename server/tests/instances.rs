@@ -10,7 +10,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{cards::issue, cards::proof, Jar, PW};
-use ecpa_server::{db::Db, store::KIND_LOGIN_PASSWORD};
+use ecpa_server::{audit::KIND_LOGIN_PASSWORD, db::Db};
 use hsm_sim::{pki::Variant, sim::Kind as CardKind, sim::Sim};
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Request, StatusCode};

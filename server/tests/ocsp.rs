@@ -9,7 +9,13 @@ mod common;
 
 use common::ocsp_responder::{delegated_responder, openssl, Responder};
 use ecpa_cardproto::{ocsp, refusal::ProofRefusal, verify::check_certificate};
-use ecpa_server::{config::Config, ocsp::OcspChecker, ocsp::OcspMode, trust::CardTrust};
+use ecpa_server::{
+    cards::{
+        ocsp::{OcspChecker, OcspMode},
+        trust::CardTrust,
+    },
+    config::Config,
+};
 use hsm_sim::{
     pki::{Ca, Variant},
     sim::{Kind, Sim},

@@ -5,7 +5,10 @@
 
 mod common;
 
-use ecpa_server::{config::Config, pki_check, trust::CardTrust};
+use ecpa_server::{
+    cards::{pki_check, trust::CardTrust},
+    config::Config,
+};
 use hsm_sim::{
     pki::Variant,
     sim::{Kind, Sim},

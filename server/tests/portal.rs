@@ -571,7 +571,7 @@ async fn cross_site_post_is_refused(app: TestApp) {
     );
 
     // Oversized bodies are cut off before any handler.
-    let big = "a".repeat(ecpa_server::web::MAX_BODY_BYTES + 1);
+    let big = "a".repeat(ecpa_server::http::MAX_BODY_BYTES + 1);
     let req = axum::http::Request::post("/api/login")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("content-length", big.len() + 8)

@@ -1,7 +1,5 @@
 //! Certificate sign-in and certificate upload (自然人憑證／機關憑證上傳).
 
-#[cfg(feature = "ssr")]
-use super::backend;
 use crate::error::ApiError;
 use ecpa_cardproto::{challenge::Purpose, token::ProofToken};
 use leptos::prelude::*;
@@ -63,32 +61,87 @@ pub struct BoundCert {
     pub last_used: Option<String>,
 }
 
+#[cfg(feature = "ssr")]
+pub mod server {
+    use super::*;
+    use crate::api::context::{LoginGranted, RequestCtx};
+    use async_trait::async_trait;
+
+    /// Certificate sign-in and upload.
+    #[async_trait]
+    pub trait CardBackend: Send + Sync + 'static {
+        async fn card_setup(&self) -> Result<CardSetup, ApiError>;
+        /// A new challenge for this browser session (an anonymous session is started if there
+        /// is none: returned as cookies to set).
+        async fn card_challenge(
+            &self,
+            ctx: &RequestCtx,
+            purpose: Purpose,
+        ) -> Result<(String, Vec<String>), ApiError>;
+        async fn cert_lookup(&self, certificate_b64: &str) -> Result<CertLookup, ApiError>;
+        async fn cert_login(
+            &self,
+            ctx: &RequestCtx,
+            token: &ProofToken,
+        ) -> Result<LoginGranted, ApiError>;
+        async fn bind_start(
+            &self,
+            ctx: &RequestCtx,
+            account: &str,
+            password: &str,
+            kind: CardKindView,
+        ) -> Result<Vec<String>, ApiError>;
+        async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> Result<(), ApiError>;
+        async fn bind_verify(
+            &self,
+            ctx: &RequestCtx,
+            token: &ProofToken,
+        ) -> Result<BindPreview, ApiError>;
+        async fn bind_confirm(
+            &self,
+            ctx: &RequestCtx,
+            contact_email: Option<String>,
+            note: Option<String>,
+        ) -> Result<(), ApiError>;
+        async fn my_certificates(&self, ctx: &RequestCtx) -> Result<Vec<BoundCert>, ApiError>;
+        async fn remove_certificate(&self, ctx: &RequestCtx, id: &str) -> Result<(), ApiError>;
+    }
+}
+
+#[cfg(feature = "ssr")]
+use {
+    crate::api::context::{port, request_ctx, set_cookies},
+    server::CardBackend,
+};
+
 #[server(endpoint = "card_setup")]
 pub async fn get_card_setup() -> Result<CardSetup, ApiError> {
-    backend::backend()?.card_setup().await
+    port::<dyn CardBackend>()?.card_setup().await
 }
 
 /// A fresh challenge (the exact text the card signs) for this browser session.
 #[server(endpoint = "card_challenge")]
 pub async fn card_challenge(purpose: Purpose) -> Result<String, ApiError> {
-    let ctx = backend::request_ctx()?;
-    let (tbs, cookies) = backend::backend()?.card_challenge(&ctx, purpose).await?;
-    backend::set_cookies(&cookies);
+    let ctx = request_ctx()?;
+    let (tbs, cookies) = port::<dyn CardBackend>()?
+        .card_challenge(&ctx, purpose)
+        .await?;
+    set_cookies(&cookies);
     Ok(tbs)
 }
 
 /// Whether the card's signing certificate is bound to an account.
 #[server(endpoint = "cert_lookup")]
 pub async fn lookup_certificate(certificate: String) -> Result<CertLookup, ApiError> {
-    backend::backend()?.cert_lookup(&certificate).await
+    port::<dyn CardBackend>()?.cert_lookup(&certificate).await
 }
 
 /// Certificate sign-in: the card signed a `login` challenge.
 #[server(endpoint = "cert_login", input = Json)]
 pub async fn cert_login(token: ProofToken) -> Result<(), ApiError> {
-    let ctx = backend::request_ctx()?;
-    let granted = backend::backend()?.cert_login(&ctx, &token).await?;
-    backend::set_cookies(&granted.set_cookies);
+    let ctx = request_ctx()?;
+    let granted = port::<dyn CardBackend>()?.cert_login(&ctx, &token).await?;
+    set_cookies(&granted.set_cookies);
     Ok(())
 }
 
@@ -99,27 +152,27 @@ pub async fn bind_start(
     password: String,
     kind: CardKindView,
 ) -> Result<(), ApiError> {
-    let ctx = backend::request_ctx()?;
-    let cookies = backend::backend()?
+    let ctx = request_ctx()?;
+    let cookies = port::<dyn CardBackend>()?
         .bind_start(&ctx, &account, &password, kind)
         .await
         .inspect_err(crate::error::set_page_status)?;
-    backend::set_cookies(&cookies);
+    set_cookies(&cookies);
     Ok(())
 }
 
 /// Upload, method 2 (signed in, natural-person certificate).
 #[server(endpoint = "bind_start_signed_in")]
 pub async fn bind_start_signed_in() -> Result<(), ApiError> {
-    let ctx = backend::request_ctx()?;
-    backend::backend()?.bind_start_signed_in(&ctx).await
+    let ctx = request_ctx()?;
+    port::<dyn CardBackend>()?.bind_start_signed_in(&ctx).await
 }
 
 /// Upload, step 2: the card signed a `bind` challenge; the server checks everything.
 #[server(endpoint = "bind_verify", input = Json)]
 pub async fn bind_verify(token: ProofToken) -> Result<BindPreview, ApiError> {
-    let ctx = backend::request_ctx()?;
-    backend::backend()?.bind_verify(&ctx, &token).await
+    let ctx = request_ctx()?;
+    port::<dyn CardBackend>()?.bind_verify(&ctx, &token).await
 }
 
 /// Upload, step 3: confirm (organization: contact e-mail and a note).
@@ -128,20 +181,22 @@ pub async fn bind_confirm(
     contact_email: Option<String>,
     note: Option<String>,
 ) -> Result<(), ApiError> {
-    let ctx = backend::request_ctx()?;
-    backend::backend()?
+    let ctx = request_ctx()?;
+    port::<dyn CardBackend>()?
         .bind_confirm(&ctx, contact_email, note)
         .await
 }
 
 #[server(endpoint = "my_certificates")]
 pub async fn my_certificates() -> Result<Vec<BoundCert>, ApiError> {
-    let ctx = backend::request_ctx()?;
-    backend::backend()?.my_certificates(&ctx).await
+    let ctx = request_ctx()?;
+    port::<dyn CardBackend>()?.my_certificates(&ctx).await
 }
 
 #[server(endpoint = "remove_certificate")]
 pub async fn remove_certificate(id: String) -> Result<(), ApiError> {
-    let ctx = backend::request_ctx()?;
-    backend::backend()?.remove_certificate(&ctx, &id).await
+    let ctx = request_ctx()?;
+    port::<dyn CardBackend>()?
+        .remove_certificate(&ctx, &id)
+        .await
 }

@@ -4,7 +4,7 @@
 //! URL and are shown after the redirect) and with it (the hydrated form posts in the
 //! background and shows errors in place).
 
-use crate::api::Login;
+use crate::api::auth::Login;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

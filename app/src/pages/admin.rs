@@ -2,10 +2,13 @@
 //! the application catalog. Every server function checks the role again; these pages
 //! only decide what to show.
 
-use crate::api::content::{
-    admin_announcements, admin_apps, admin_faq, admin_polls, am_admin, load_admin_announcement,
-    load_links, ActOnAnnouncement, ActOnPoll, AdminAnnouncement, AnnouncementAction, CreatePoll,
-    DeleteLink, PollAction, SaveAnnouncement, SaveApp, SaveFaq, SaveLink,
+use crate::api::{
+    admin::{
+        admin_announcements, admin_apps, admin_faq, admin_polls, am_admin, load_admin_announcement,
+        ActOnAnnouncement, ActOnPoll, AdminAnnouncement, AnnouncementAction, CreatePoll,
+        DeleteLink, PollAction, SaveAnnouncement, SaveApp, SaveFaq, SaveLink,
+    },
+    content::load_links,
 };
 use crate::components::content::{failed, loading, PollResults};
 use crate::error::ApiError;
@@ -373,9 +376,9 @@ pub fn AdminAppsPage() -> impl IntoView {
     let save = ServerAction::<SaveApp>::new();
     let data = Resource::new(move || save.version().get(), |_| admin_apps());
     let err = action_error(save);
-    let form = move |a: Option<crate::api::content::AdminApp>| {
+    let form = move |a: Option<crate::api::admin::AdminApp>| {
         let a2 = a.clone();
-        let v = move |f: fn(&crate::api::content::AdminApp) -> String| {
+        let v = move |f: fn(&crate::api::admin::AdminApp) -> String| {
             a2.as_ref().map(f).unwrap_or_default()
         };
         view! {

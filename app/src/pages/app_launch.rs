@@ -1,7 +1,7 @@
 //! `/apps/:code`: opens an application system after the server has checked, today, that
 //! the signed-in user may use it. A refused system never reveals its address.
 
-use crate::api::open_app;
+use crate::api::my_area::open_app;
 use crate::error::ApiError;
 use leptos::prelude::*;
 use leptos_meta::Title;

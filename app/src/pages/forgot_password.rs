@@ -1,7 +1,7 @@
 //! 忘記密碼: request a reset link by account + registered e-mail, then set a new password
 //! from the link. The request's answer is the same whether or not the account exists.
 
-use crate::api::content::{password_reset_state, RequestPasswordReset, ResetPassword};
+use crate::api::reset::{password_reset_state, RequestPasswordReset, ResetPassword};
 use crate::components::{
     content::{failed, loading},
     shown_error, url_error,

@@ -1,8 +1,8 @@
 //! 首頁, as in the seed's screen: the counters and today's ROC date, 最新公告 with
 //! [更多], 公告搜尋, 主題投票, 人事業務連結, the help links and the login box.
 
+use crate::api::auth::current_user;
 use crate::api::content::{load_home, HomeData};
-use crate::api::current_user;
 use crate::components::content::{failed, loading, AnnouncementList, PollPanel};
 use crate::components::login_box::LoginBox;
 use leptos::prelude::*;

@@ -2,7 +2,10 @@
 //! rendering, and the page redirects again if the session ends while it is open.
 
 use crate::api::card::RemoveCertificate;
-use crate::api::{load_my_area, AppEntry, Logout, MyArea};
+use crate::api::{
+    auth::Logout,
+    my_area::{load_my_area, AppEntry, MyArea},
+};
 use crate::error::ApiError;
 use crate::wording::{
     activity_label, card_kind_label, employment_label, officer_basis_label, refusal_message,

@@ -9,7 +9,7 @@ use axum::{
     http::{header, Request, Response, StatusCode},
     Router,
 };
-use ecpa_server::{config::Config, db::Db, demo, service::Portal, web};
+use ecpa_server::{config::Config, db::Db, demo, http as web, portal::Portal};
 use http_body_util::BodyExt;
 use std::{
     io::BufRead,

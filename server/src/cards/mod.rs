@@ -2,19 +2,20 @@
 //! Web eID uses, the binding rules, and their storage.
 
 use crate::{
+    audit::AuditEntry,
     batch::{Batch, Stmt},
     db::ms,
     error::{Result, ServerError},
     personnel::registry,
-    service::{roc_datetime, Portal},
-    store::{self, AuditEntry},
+    portal::{roc_datetime, Portal},
     tokens,
 };
+use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use ecpa_app::{
     api::{
-        backend::{LoginGranted, RequestCtx},
-        card::{BindPreview, BoundCert, CardKindView, CardSetup, CertLookup},
+        card::{server::CardBackend, BindPreview, BoundCert, CardKindView, CardSetup, CertLookup},
+        context::{LoginGranted, RequestCtx},
     },
     error::ApiError,
 };
@@ -34,6 +35,12 @@ use rand::{rngs::OsRng, RngCore};
 use sqlx::Row;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
+
+pub mod crl_fetch;
+pub mod ocsp;
+pub mod pki_check;
+pub mod store;
+pub mod trust;
 
 /// An upload flow is good for this long after step 1.
 pub const FLOW_TTL: Duration = Duration::minutes(15);
@@ -134,7 +141,7 @@ impl Portal {
             outcome,
             detail,
         };
-        if let Err(e) = store::audit(&self.db.pool, &entry, self.now()).await {
+        if let Err(e) = crate::audit::audit(&self.db.pool, &entry, self.now()).await {
             tracing::error!(error = %e, "audit write failed");
         }
     }
@@ -305,109 +312,6 @@ impl Portal {
         Ok(())
     }
 
-    pub async fn card_setup_impl(&self) -> CardSetup {
-        CardSetup {
-            enabled: self.card_trust.is_some(),
-            agent_origin: self.config.agent_origin.clone(),
-            portal_origin: self.config.origin_string(),
-        }
-    }
-
-    pub async fn card_challenge_impl(
-        &self,
-        ctx: &RequestCtx,
-        purpose: Purpose,
-    ) -> std::result::Result<(String, Vec<String>), ApiError> {
-        self.trust_store()?;
-        let mut b = [0u8; NONCE_BYTES];
-        OsRng.fill_bytes(&mut b);
-        let now = self.now();
-        let c = Challenge {
-            purpose,
-            origin: self.config.origin_string(),
-            nonce: challenge::nonce_text(&b),
-            issued_at: now.unix_timestamp(),
-        };
-        // The challenge belongs to the presented session, or to a new anonymous one
-        // written in the same commit.
-        let mut batch = Batch::new();
-        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
-        batch.push(Stmt::new(
-            "INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            vec![
-                c.nonce.as_str().into(),
-                session.into(),
-                purpose_str(purpose).into(),
-                c.origin.as_str().into(),
-                (c.issued_at * 1000).into(),
-                ms(now + Duration::seconds(self.config.challenge_ttl_secs)).into(),
-            ],
-        ));
-        batch.commit(&self.db).await?;
-        Ok((c.to_tbs(), cookies))
-    }
-
-    pub async fn cert_lookup_impl(
-        &self,
-        certificate_b64: &str,
-    ) -> std::result::Result<CertLookup, ApiError> {
-        let der = B64
-            .decode(certificate_b64.trim())
-            .map_err(|_| refused(ProofRefusal::MalformedToken))?;
-        if der.is_empty() || der.len() > 16 * 1024 {
-            return Err(refused(ProofRefusal::MalformedToken));
-        }
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM cert_bindings WHERE fingerprint = $1")
-                .bind(verify::fingerprint(&der))
-                .fetch_one(&self.db.pool)
-                .await
-                .map_err(ServerError::from)?;
-        let kind = profile::parse(&der)
-            .ok()
-            .and_then(|p| match p.subject_type.as_deref() {
-                Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT) => {
-                    Some(CardKindView::Natural)
-                }
-                Some(
-                    oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL,
-                ) => Some(CardKindView::Organization),
-                _ => None,
-            });
-        Ok(CertLookup { bound: n > 0, kind })
-    }
-
-    pub async fn cert_login_impl(
-        &self,
-        ctx: &RequestCtx,
-        token: &ProofToken,
-    ) -> std::result::Result<LoginGranted, ApiError> {
-        // The account the certificate is bound to, once known: a refusal after that point
-        // (the registry rules) is shown in that user's 最近活動 too. A success is audited
-        // inside the sign-in's own transaction.
-        let mut bound_to = None;
-        let result = self.cert_login_checked(ctx, token, &mut bound_to).await;
-        if let Err(e) = &result {
-            let outcome = match e {
-                ApiError::Card(r) => r.code().to_string(),
-                ApiError::NotEligible { refusal, .. } => format!("eligibility:{refusal:?}"),
-                e => format!("error:{e}"),
-            };
-            let (key, account) = bound_to.unzip();
-            self.audit_card(
-                ctx,
-                store::KIND_LOGIN_CERT,
-                key.as_deref().unwrap_or_default(),
-                account.as_deref(),
-                "failure",
-                Some(&outcome),
-            )
-            .await;
-        }
-        result
-    }
-
     /// Proof, binding, rules; then the new session, the sign-in counters, the binding's
     /// last use and the audit entry as one commit.
     async fn cert_login_checked(
@@ -423,7 +327,7 @@ impl Portal {
         // the database before the CPU work starts. Both must succeed.
         let fingerprint = verify::fingerprint(&t.certificate);
         let (subject, checked) = tokio::join!(
-            store::bound_subject(&self.db.pool, &fingerprint),
+            crate::cards::store::bound_subject(&self.db.pool, &fingerprint),
             self.check_proof(&t, &trust)
         );
         let checked = checked?;
@@ -437,11 +341,11 @@ impl Portal {
         let now = self.now();
         let mut batch = Batch::new();
         let (_, session_cookie) = self.new_session_in(&mut batch, ctx, Some(&acct.id));
-        batch.push(store::touch_binding(&subject.binding_id, now));
+        batch.push(crate::cards::store::touch_binding(&subject.binding_id, now));
         batch.push(
-            store::audit_stmt(
+            crate::audit::audit_stmt(
                 &AuditEntry {
-                    kind: store::KIND_LOGIN_CERT,
+                    kind: crate::audit::KIND_LOGIN_CERT,
                     account_key: &acct.name,
                     account_id: Some(&acct.id),
                     client: &ctx.client,
@@ -507,76 +411,6 @@ impl Portal {
             })
     }
 
-    pub async fn bind_start_impl(
-        &self,
-        ctx: &RequestCtx,
-        account: &str,
-        password: &str,
-        kind: CardKindView,
-    ) -> std::result::Result<Vec<String>, ApiError> {
-        self.trust_store()?;
-        let acct = self
-            .authenticate_password(ctx, account, password, "bind")
-            .await?;
-        self.precheck(&acct.id, kind).await?;
-        let mut batch = Batch::new();
-        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
-        self.start_flow(&mut batch, &session, &acct.id, kind);
-        batch.commit(&self.db).await?;
-        Ok(cookies)
-    }
-
-    pub async fn bind_start_signed_in_impl(
-        &self,
-        ctx: &RequestCtx,
-    ) -> std::result::Result<(), ApiError> {
-        self.trust_store()?;
-        let (Some(s), Some(account_id)) = (
-            &ctx.session,
-            ctx.session.as_ref().and_then(|s| s.account_id.clone()),
-        ) else {
-            return Err(ApiError::Unauthenticated);
-        };
-        self.precheck(&account_id, CardKindView::Natural).await?;
-        let mut batch = Batch::new();
-        self.start_flow(&mut batch, &s.id_hash, &account_id, CardKindView::Natural);
-        batch.commit(&self.db).await?;
-        Ok(())
-    }
-
-    pub async fn bind_verify_impl(
-        &self,
-        ctx: &RequestCtx,
-        token: &ProofToken,
-    ) -> std::result::Result<BindPreview, ApiError> {
-        let session = ctx
-            .session
-            .as_ref()
-            .map(|s| s.id_hash.clone())
-            .ok_or(ApiError::NoUploadInProgress)?;
-        let f = flow(&self.db.pool, &session)
-            .await?
-            .filter(|f| self.now() - f.started_at < FLOW_TTL)
-            .ok_or(ApiError::NoUploadInProgress)?;
-        let result = self.bind_verify_checked(ctx, &session, &f, token).await;
-        if let Err(e) = &result {
-            let detail = match e {
-                ApiError::Card(r) => r.code().to_string(),
-                other => format!("{other:?}"),
-            };
-            self.audit_card(
-                ctx,
-                store::KIND_CERT_BIND,
-                "",
-                Some(&f.account_id),
-                "refused",
-                Some(&detail),
-            )
-            .await;
-        }
-        result
-    }
-
     async fn bind_verify_checked(
         &self,
         ctx: &RequestCtx,
@@ -611,7 +445,7 @@ impl Portal {
         .execute(&self.db.pool)
         .await
         .map_err(ServerError::from)?;
-        let acct = store::account_by_id(&self.db.pool, &f.account_id)
+        let acct = crate::auth::store::account_by_id(&self.db.pool, &f.account_id)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         let p = &checked.profile;
@@ -638,13 +472,187 @@ impl Portal {
             account: acct.name,
         })
     }
+}
 
-    pub async fn bind_confirm_impl(
+#[async_trait]
+impl CardBackend for Portal {
+    async fn card_setup(&self) -> std::result::Result<CardSetup, ApiError> {
+        Ok(CardSetup {
+            enabled: self.card_trust.is_some(),
+            agent_origin: self.config.agent_origin.clone(),
+            portal_origin: self.config.origin_string(),
+        })
+    }
+
+    async fn card_challenge(
         &self,
         ctx: &RequestCtx,
-        email: Option<&str>,
-        note: Option<&str>,
+        purpose: Purpose,
+    ) -> std::result::Result<(String, Vec<String>), ApiError> {
+        self.trust_store()?;
+        let mut b = [0u8; NONCE_BYTES];
+        OsRng.fill_bytes(&mut b);
+        let now = self.now();
+        let c = Challenge {
+            purpose,
+            origin: self.config.origin_string(),
+            nonce: challenge::nonce_text(&b),
+            issued_at: now.unix_timestamp(),
+        };
+        // The challenge belongs to the presented session, or to a new anonymous one
+        // written in the same commit.
+        let mut batch = Batch::new();
+        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
+        batch.push(Stmt::new(
+            "INSERT INTO challenges (nonce, session_hash, purpose, origin, issued_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                c.nonce.as_str().into(),
+                session.into(),
+                purpose_str(purpose).into(),
+                c.origin.as_str().into(),
+                (c.issued_at * 1000).into(),
+                ms(now + Duration::seconds(self.config.challenge_ttl_secs)).into(),
+            ],
+        ));
+        batch.commit(&self.db).await?;
+        Ok((c.to_tbs(), cookies))
+    }
+
+    async fn cert_lookup(
+        &self,
+        certificate_b64: &str,
+    ) -> std::result::Result<CertLookup, ApiError> {
+        let der = B64
+            .decode(certificate_b64.trim())
+            .map_err(|_| refused(ProofRefusal::MalformedToken))?;
+        if der.is_empty() || der.len() > 16 * 1024 {
+            return Err(refused(ProofRefusal::MalformedToken));
+        }
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM cert_bindings WHERE fingerprint = $1")
+                .bind(verify::fingerprint(&der))
+                .fetch_one(&self.db.pool)
+                .await
+                .map_err(ServerError::from)?;
+        let kind = profile::parse(&der)
+            .ok()
+            .and_then(|p| match p.subject_type.as_deref() {
+                Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT) => {
+                    Some(CardKindView::Natural)
+                }
+                Some(
+                    oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL,
+                ) => Some(CardKindView::Organization),
+                _ => None,
+            });
+        Ok(CertLookup { bound: n > 0, kind })
+    }
+
+    async fn cert_login(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        // The account the certificate is bound to, once known: a refusal after that point
+        // (the registry rules) is shown in that user's 最近活動 too. A success is audited
+        // inside the sign-in's own transaction.
+        let mut bound_to = None;
+        let result = self.cert_login_checked(ctx, token, &mut bound_to).await;
+        if let Err(e) = &result {
+            let outcome = match e {
+                ApiError::Card(r) => r.code().to_string(),
+                ApiError::NotEligible { refusal, .. } => format!("eligibility:{refusal:?}"),
+                e => format!("error:{e}"),
+            };
+            let (key, account) = bound_to.unzip();
+            self.audit_card(
+                ctx,
+                crate::audit::KIND_LOGIN_CERT,
+                key.as_deref().unwrap_or_default(),
+                account.as_deref(),
+                "failure",
+                Some(&outcome),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn bind_start(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+        kind: CardKindView,
+    ) -> std::result::Result<Vec<String>, ApiError> {
+        self.trust_store()?;
+        let acct = self
+            .authenticate_password(ctx, account, password, "bind")
+            .await?;
+        self.precheck(&acct.id, kind).await?;
+        let mut batch = Batch::new();
+        let (session, cookies) = self.ensure_session_in(&mut batch, ctx);
+        self.start_flow(&mut batch, &session, &acct.id, kind);
+        batch.commit(&self.db).await?;
+        Ok(cookies)
+    }
+
+    async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> std::result::Result<(), ApiError> {
+        self.trust_store()?;
+        let (Some(s), Some(account_id)) = (
+            &ctx.session,
+            ctx.session.as_ref().and_then(|s| s.account_id.clone()),
+        ) else {
+            return Err(ApiError::Unauthenticated);
+        };
+        self.precheck(&account_id, CardKindView::Natural).await?;
+        let mut batch = Batch::new();
+        self.start_flow(&mut batch, &s.id_hash, &account_id, CardKindView::Natural);
+        batch.commit(&self.db).await?;
+        Ok(())
+    }
+
+    async fn bind_verify(
+        &self,
+        ctx: &RequestCtx,
+        token: &ProofToken,
+    ) -> std::result::Result<BindPreview, ApiError> {
+        let session = ctx
+            .session
+            .as_ref()
+            .map(|s| s.id_hash.clone())
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let f = flow(&self.db.pool, &session)
+            .await?
+            .filter(|f| self.now() - f.started_at < FLOW_TTL)
+            .ok_or(ApiError::NoUploadInProgress)?;
+        let result = self.bind_verify_checked(ctx, &session, &f, token).await;
+        if let Err(e) = &result {
+            let detail = match e {
+                ApiError::Card(r) => r.code().to_string(),
+                other => format!("{other:?}"),
+            };
+            self.audit_card(
+                ctx,
+                crate::audit::KIND_CERT_BIND,
+                "",
+                Some(&f.account_id),
+                "refused",
+                Some(&detail),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn bind_confirm(
+        &self,
+        ctx: &RequestCtx,
+        contact_email: Option<String>,
+        note: Option<String>,
     ) -> std::result::Result<(), ApiError> {
+        let (email, note) = (contact_email.as_deref(), note.as_deref());
         let session = ctx
             .session
             .as_ref()
@@ -703,7 +711,7 @@ impl Portal {
                 // Someone bound this certificate in the meantime: exactly one wins.
                 self.audit_card(
                     ctx,
-                    store::KIND_CERT_BIND,
+                    crate::audit::KIND_CERT_BIND,
                     "",
                     Some(&f.account_id),
                     "refused",
@@ -728,13 +736,13 @@ impl Portal {
             )
             .await?;
         }
-        let key = store::account_by_id(&self.db.pool, &f.account_id)
+        let key = crate::auth::store::account_by_id(&self.db.pool, &f.account_id)
             .await?
             .map(|a| a.name)
             .unwrap_or_default();
         self.audit_card(
             ctx,
-            store::KIND_CERT_BIND,
+            crate::audit::KIND_CERT_BIND,
             &key,
             Some(&f.account_id),
             "ok",
@@ -748,7 +756,7 @@ impl Portal {
         Ok(())
     }
 
-    pub async fn my_certificates_impl(
+    async fn my_certificates(
         &self,
         ctx: &RequestCtx,
     ) -> std::result::Result<Vec<BoundCert>, ApiError> {
@@ -789,7 +797,7 @@ impl Portal {
             .map_err(|e| ServerError::from(e).into())
     }
 
-    pub async fn remove_certificate_impl(
+    async fn remove_certificate(
         &self,
         ctx: &RequestCtx,
         id: &str,
@@ -809,13 +817,13 @@ impl Portal {
         if n == 0 {
             return Err(ApiError::NotFound);
         }
-        let key = store::account_by_id(&self.db.pool, &account_id)
+        let key = crate::auth::store::account_by_id(&self.db.pool, &account_id)
             .await?
             .map(|a| a.name)
             .unwrap_or_default();
         self.audit_card(
             ctx,
-            store::KIND_CERT_UNBIND,
+            crate::audit::KIND_CERT_UNBIND,
             &key,
             Some(&account_id),
             "ok",

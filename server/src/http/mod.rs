@@ -1,7 +1,7 @@
 //! The HTTP edge: the axum router, the request-context middleware, security headers,
 //! health endpoints and the error pages that replace panics.
 
-use crate::{config::Config, error::ServerError, service::Portal, store, tokens};
+use crate::{config::Config, error::ServerError, portal::Portal, tokens};
 use axum::{
     body::Body,
     extract::{ConnectInfo, FromRef, Request, State},
@@ -13,8 +13,9 @@ use axum::{
 };
 use ecpa_app::{
     api::{
-        backend::{RequestCtx, SharedBackend},
-        content::server::SharedContent,
+        admin::server::AdminBackend, auth::server::AuthBackend, card::server::CardBackend,
+        content::server::ContentBackend, context::RequestCtx, my_area::server::MyAreaBackend,
+        reset::server::ResetBackend,
     },
     error::ApiError,
     shell, App,
@@ -27,6 +28,8 @@ use tower_http::{
 };
 
 /// Request bodies above this are refused (413) before any handler reads them.
+pub mod limits;
+
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, FromRef)]
@@ -54,11 +57,15 @@ fn is_static(path: &str) -> bool {
 }
 
 pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
-    let backend: SharedBackend = portal.clone();
-    let content: SharedContent = portal.clone();
+    // Each capability of the app's API, served by the portal.
+    let ports = portal.clone();
     let context = move || {
-        provide_context::<SharedBackend>(backend.clone());
-        provide_context::<SharedContent>(content.clone());
+        provide_context::<Arc<dyn AuthBackend>>(ports.clone());
+        provide_context::<Arc<dyn MyAreaBackend>>(ports.clone());
+        provide_context::<Arc<dyn CardBackend>>(ports.clone());
+        provide_context::<Arc<dyn ContentBackend>>(ports.clone());
+        provide_context::<Arc<dyn ResetBackend>>(ports.clone());
+        provide_context::<Arc<dyn AdminBackend>>(ports.clone());
     };
     let routes = generate_route_list(App);
     let https = portal.config.is_https();
@@ -258,14 +265,20 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
         .filter(|b| tokens::looks_like_token(b))
         .map(str::to_owned);
     if let Some(class) =
-        crate::limits::Class::of(matches!(*req.method(), Method::GET | Method::HEAD), &path)
+        crate::http::limits::Class::of(matches!(*req.method(), Method::GET | Method::HEAD), &path)
     {
         // The owner's PC is decided before any per-address rule: a trusted-device cookie
         // valid for some account spares the request the address's flood ceiling.
         let trusted_device = match device_token.as_deref() {
             Some(t) if tokens::looks_like_token(t) => {
-                let since = portal.now() - crate::service::DEVICE_TRUST;
-                match store::is_known_device(&portal.db.pool, &tokens::token_hash(t), since).await {
+                let since = portal.now() - crate::auth::cookies::DEVICE_TRUST;
+                match crate::auth::store::is_known_device(
+                    &portal.db.pool,
+                    &tokens::token_hash(t),
+                    since,
+                )
+                .await
+                {
                     Ok(known) => known,
                     Err(e) => return server_failure(is_api, e),
                 }
@@ -273,7 +286,7 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
             _ => false,
         };
         let address = ecpa_domain::throttle::client_key(&client);
-        let who = crate::limits::Requester {
+        let who = crate::http::limits::Requester {
             address: &address,
             browser: browser.as_deref(),
             trusted_device,

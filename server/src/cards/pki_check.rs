@@ -2,7 +2,7 @@
 //! when, and what is missing; and, for given certificates, what the portal would decide and
 //! why, as at a chosen time. Operators run it before go-live, QA on real certificates.
 
-use crate::{error::ServerError, trust::CardTrust};
+use crate::{cards::trust::CardTrust, error::ServerError};
 use ecpa_cardproto::{
     crl::{Crl, Status},
     profile,
@@ -218,7 +218,7 @@ pub fn check(trust: &TrustStore, certs: &[(String, Vec<u8>)], at: i64) -> Report
                 ),
                 Err(r) => (
                     r.code().to_string(),
-                    ecpa_app::error::card_refusal_message(*r).to_string(),
+                    ecpa_app::wording::card_refusal_message(*r).to_string(),
                 ),
             };
             ok &= decision == "accepted";
@@ -358,7 +358,7 @@ pub fn run(
     let store = trust.build()?;
     let mut certs = vec![];
     for f in cert_files {
-        certs.push((f.display().to_string(), crate::trust::read_der(f)?));
+        certs.push((f.display().to_string(), crate::cards::trust::read_der(f)?));
     }
     Ok(check(&store, &certs, at))
 }

@@ -11,8 +11,8 @@
 //! (±20 % jitter, so several instances do not fetch in step).
 
 use crate::{
+    cards::trust::CardTrust,
     http_client::{self, HttpError},
-    trust::CardTrust,
 };
 use bytes::Bytes;
 use ecpa_cardproto::crl::{self, Update};

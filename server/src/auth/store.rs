@@ -1,14 +1,16 @@
-//! SQL for accounts, sessions, trusted devices and the audit log. Thin: no rules here.
+//! SQL for accounts, sessions, trusted devices and the password throttle's aggregates.
+//! Thin: no rules here. Statements that commit with others are `Stmt`s for a `Batch`.
 
+use crate::audit::KIND_LOGIN_PASSWORD;
 use crate::batch::Stmt;
 use crate::db::{from_ms, ms};
 use crate::error::Result;
 use crate::tokens::row_id;
-use ecpa_domain::throttle::{
-    client_key, AttemptOutcome, Failures, Streak, ThrottleInput, ACCOUNT_WINDOW,
-};
+use ecpa_domain::throttle::{Failures, Streak, ThrottleInput, ACCOUNT_WINDOW};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
+
+// ---- accounts ---------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRow {
@@ -22,7 +24,7 @@ pub struct AccountRow {
 
 const ACCOUNT_COLS: &str = "id, name, display_name, email, password_hash, disabled";
 
-fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRow> {
+pub(crate) fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRow> {
     Ok(AccountRow {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -247,83 +249,6 @@ pub fn credentials_changed(account_id: &str) -> [Stmt; 2] {
     ]
 }
 
-// ---- audit log -------------------------------------------------------------------------
-
-pub const KIND_LOGIN_PASSWORD: &str = "login.password";
-pub const KIND_LOGOUT: &str = "logout";
-pub const KIND_APP_OPEN: &str = "app.open";
-pub const KIND_LOGIN_CERT: &str = "login.certificate";
-pub const KIND_CERT_BIND: &str = "cert.bind";
-pub const KIND_CERT_UNBIND: &str = "cert.unbind";
-
-pub struct AuditEntry<'a> {
-    pub kind: &'a str,
-    pub account_key: &'a str,
-    pub account_id: Option<&'a str>,
-    pub client: &'a str,
-    pub trusted: bool,
-    pub outcome: &'a str,
-    pub detail: Option<&'a str>,
-}
-
-pub fn outcome_str(o: AttemptOutcome) -> &'static str {
-    match o {
-        AttemptOutcome::Success => "success",
-        AttemptOutcome::Failure => "failure",
-        AttemptOutcome::Pending => "pending",
-        AttemptOutcome::Throttled => "throttled",
-    }
-}
-
-pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> Result<String> {
-    let (id, stmt) = audit_stmt(e, now);
-    stmt.execute(pool).await?;
-    Ok(id)
-}
-
-/// An audit entry to write with other statements; its id.
-pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
-    let id = row_id();
-    let stmt = Stmt::new(
-        "INSERT INTO audit_log (id, at, kind, account_key, account_id, client, client_key, trusted, outcome, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        vec![
-            id.as_str().into(),
-            ms(now).into(),
-            e.kind.into(),
-            e.account_key.into(),
-            e.account_id.into(),
-            e.client.into(),
-            client_key(e.client).into(),
-            i64::from(e.trusted).into(),
-            e.outcome.into(),
-            e.detail.into(),
-        ],
-    );
-    (id, stmt)
-}
-
-/// Sets an audit entry's outcome, and its account and detail when given (work finished
-/// after the entry was written).
-pub async fn set_audit_outcome(
-    pool: &AnyPool,
-    id: &str,
-    outcome: &str,
-    account_id: Option<&str>,
-    detail: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE audit_log SET outcome = $1, account_id = COALESCE($2, account_id), detail = COALESCE($3, detail) WHERE id = $4",
-    )
-    .bind(outcome)
-    .bind(account_id)
-    .bind(detail)
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// Who a throttle decision is about.
 pub struct ThrottleQuery<'a> {
     pub account_key: &'a str,
@@ -398,89 +323,4 @@ pub async fn throttle_input(pool: &AnyPool, q: &ThrottleQuery<'_>) -> Result<Thr
         client_failures: count(&client, "n")?,
         client_failures_here: count(&client, "here")?,
     })
-}
-
-/// The account's successful sign-ins, newest first.
-/// The account's own recent activity (sign-ins, certificate uploads and removals, sign-outs).
-pub async fn recent_activity(
-    pool: &AnyPool,
-    account_id: &str,
-    limit: i64,
-) -> Result<Vec<(OffsetDateTime, String, String)>> {
-    let rows = sqlx::query(
-        "SELECT at, kind, outcome FROM audit_log WHERE account_id = $1 AND outcome <> 'pending' \
-         AND kind IN ('login.password', 'login.certificate', 'cert.bind', 'cert.unbind', 'logout') \
-         ORDER BY at DESC LIMIT $2",
-    )
-    .bind(account_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                from_ms(r.try_get("at")?),
-                r.try_get("kind")?,
-                r.try_get("outcome")?,
-            ))
-        })
-        .collect()
-}
-
-pub async fn recent_sign_ins(
-    pool: &AnyPool,
-    account_id: &str,
-    limit: i64,
-) -> Result<Vec<OffsetDateTime>> {
-    let rows: Vec<i64> = sqlx::query_scalar(
-        "SELECT at FROM audit_log WHERE account_id = $1 AND kind LIKE 'login.%' AND outcome = 'success' \
-         ORDER BY at DESC LIMIT $2",
-    )
-    .bind(account_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(from_ms).collect())
-}
-
-// ---- certificate bindings at sign-in ---------------------------------------------------
-
-/// What a certificate sign-in needs about the account a certificate is bound to.
-#[derive(Debug, Clone)]
-pub struct BoundSubject {
-    pub binding_id: String,
-    pub account: AccountRow,
-    /// The registry record of the account's person, if linked and present.
-    pub record: Option<crate::personnel::registry::CurrentRecord>,
-}
-
-/// The binding of a certificate (by fingerprint), its account and the account's registry
-/// record, in one query: the sign-in reads nothing else before it writes.
-pub async fn bound_subject(pool: &AnyPool, fingerprint: &str) -> Result<Option<BoundSubject>> {
-    use crate::personnel::registry::{record_from_row, RECORD_COLS};
-    let row = sqlx::query(&format!(
-        "SELECT b.id AS binding_id, acc.id, acc.name, acc.display_name, acc.email, \
-                acc.password_hash, acc.disabled, {RECORD_COLS} \
-         FROM cert_bindings b JOIN accounts acc ON acc.id = b.account_id \
-         LEFT JOIN personnel_current c ON c.national_id = acc.national_id \
-         LEFT JOIN people p ON p.national_id = c.national_id \
-         LEFT JOIN agencies a ON a.code = c.agency_code \
-         WHERE b.fingerprint = $1"
-    ))
-    .bind(fingerprint)
-    .fetch_optional(pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(BoundSubject {
-        binding_id: r.try_get("binding_id")?,
-        account: account_from(&r)?,
-        record: record_from_row(&r)?,
-    }))
-}
-
-pub fn touch_binding(binding_id: &str, now: OffsetDateTime) -> Stmt {
-    Stmt::new(
-        "UPDATE cert_bindings SET last_used_at = $1 WHERE id = $2",
-        vec![ms(now).into(), binding_id.into()],
-    )
 }

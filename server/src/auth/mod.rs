@@ -1,0 +1,74 @@
+//! Signing in with a password, the session and its cookies, and the operator's account
+//! commands. Certificate sign-in is `cards`; it makes its sessions through [`sessions`].
+
+pub mod accounts;
+pub mod cookies;
+pub mod password;
+pub mod sessions;
+pub mod store;
+
+use crate::audit::AuditEntry;
+use crate::portal::Portal;
+use async_trait::async_trait;
+use ecpa_app::{
+    api::{
+        auth::{server::AuthBackend, UserSummary},
+        context::{LoginGranted, RequestCtx},
+    },
+    error::ApiError,
+};
+
+#[async_trait]
+impl AuthBackend for Portal {
+    async fn login_password(
+        &self,
+        ctx: &RequestCtx,
+        account: &str,
+        password: &str,
+    ) -> std::result::Result<LoginGranted, ApiError> {
+        self.login_inner(ctx, account, password).await
+    }
+
+    async fn logout(&self, ctx: &RequestCtx) -> std::result::Result<Vec<String>, ApiError> {
+        if let Some(s) = &ctx.session {
+            crate::auth::store::delete_session(&self.db.pool, &s.id_hash)
+                .await
+                .map_err(ApiError::from)?;
+            if let Some(id) = &s.account_id {
+                let key = match crate::auth::store::account_by_id(&self.db.pool, id)
+                    .await
+                    .map_err(ApiError::from)?
+                {
+                    Some(a) => a.name,
+                    None => String::new(),
+                };
+                crate::audit::audit(
+                    &self.db.pool,
+                    &AuditEntry {
+                        kind: crate::audit::KIND_LOGOUT,
+                        account_key: &key,
+                        account_id: Some(id),
+                        client: &ctx.client,
+                        trusted: false,
+                        outcome: "ok",
+                        detail: None,
+                    },
+                    self.now(),
+                )
+                .await
+                .map_err(ApiError::from)?;
+            }
+        }
+        Ok(vec![self.cookies.clear_session()])
+    }
+
+    async fn current_user(
+        &self,
+        ctx: &RequestCtx,
+    ) -> std::result::Result<Option<UserSummary>, ApiError> {
+        Ok(self.signed_in(ctx).await?.map(|(_, a)| UserSummary {
+            account: a.name,
+            display_name: a.display_name,
+        }))
+    }
+}
