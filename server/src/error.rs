@@ -1,4 +1,5 @@
-//! The server's own failures, and their one mapping to the wire error.
+//! The server's own failures, and their one mapping to the wire error (no side effects:
+//! the answer's status is `ApiError::status`, applied by `http` to every server function).
 
 use ecpa_app::error::ApiError;
 use thiserror::Error;
@@ -66,7 +67,6 @@ impl From<ServerError> for ApiError {
             ServerError::Invalid(m) => ApiError::InvalidInput(m.clone()),
             _ if e.is_unavailable() => {
                 tracing::warn!(error = %e, "service unavailable");
-                answer_503();
                 ApiError::Unavailable
             }
             _ => {
@@ -74,31 +74,6 @@ impl From<ServerError> for ApiError {
                 ApiError::Internal
             }
         }
-    }
-}
-
-/// Inside a server function called by a script: answer 503 (with Retry-After) instead of
-/// the default 500, so clients, load balancers and monitors see "try again later". Form
-/// posts from a browser without JavaScript keep their redirect back to the page.
-fn answer_503() {
-    use leptos::prelude::use_context;
-    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
-        return;
-    };
-    let form_post = use_context::<http::request::Parts>()
-        .and_then(|p| {
-            p.headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .map(|a| a.contains("text/html"))
-        })
-        .unwrap_or(false);
-    if !form_post {
-        res.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
-        res.insert_header(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("30"),
-        );
     }
 }
 

@@ -68,8 +68,7 @@ pub async fn login(
     let ctx = request_ctx()?;
     let granted = port::<dyn AuthBackend>()?
         .login_password(&ctx, &account, &password)
-        .await
-        .inspect_err(crate::error::set_page_status)?;
+        .await?;
     set_cookies(&granted.set_cookies);
     leptos_axum::redirect(safe_next(next.as_deref()));
     Ok(())

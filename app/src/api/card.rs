@@ -155,8 +155,7 @@ pub async fn bind_start(
     let ctx = request_ctx()?;
     let cookies = port::<dyn CardBackend>()?
         .bind_start(&ctx, &account, &password, kind)
-        .await
-        .inspect_err(crate::error::set_page_status)?;
+        .await?;
     set_cookies(&cookies);
     Ok(())
 }

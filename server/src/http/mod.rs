@@ -84,6 +84,7 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -367,29 +368,59 @@ fn append_cookie(res: &mut Response, cookie: &str) {
 
 /// 429 with `Retry-After`: the error in the server functions' encoding, or a page.
 fn rate_limited(is_api: bool, retry_after_secs: u64) -> Response {
-    let mut res = if is_api {
-        failure(
-            true,
-            StatusCode::TOO_MANY_REQUESTS,
-            ApiError::RateLimited { retry_after_secs },
-        )
-    } else {
-        error_page(StatusCode::TOO_MANY_REQUESTS)
-    };
-    if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+    let e = ApiError::RateLimited { retry_after_secs };
+    let mut res = failure(is_api, status_of(&e), e.clone());
+    set_retry_after(&mut res, &e);
     res
 }
 
 fn server_failure(is_api: bool, e: ServerError) -> Response {
     let api: ApiError = e.into();
-    let status = if api == ApiError::Unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+    let mut res = failure(is_api, status_of(&api), api.clone());
+    set_retry_after(&mut res, &api);
+    res
+}
+
+/// The status of an answer carrying `e`: `ApiError::status`, the one place it is decided.
+fn status_of(e: &ApiError) -> StatusCode {
+    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn set_retry_after(res: &mut Response, e: &ApiError) {
+    if let Some(v) = e
+        .retry_after()
+        .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
+/// A server function that failed answers with its error's status (`ApiError::status`,
+/// with `Retry-After` where it has one) instead of Leptos's blanket 500: 503 while the
+/// database is away, 429 for a throttled sign-in, 404 for missing data. Every server
+/// function, present and future, goes through here. A form posted without JavaScript is
+/// answered with a redirect back to its page, which stays a redirect.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    failure(is_api, status, api)
+    if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status = status_of(&e);
+        if let Some(v) = e
+            .retry_after()
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
+        {
+            parts.headers.insert(header::RETRY_AFTER, v);
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Server functions get the error in their own encoding; pages get an HTML page.
