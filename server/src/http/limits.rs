@@ -25,7 +25,9 @@
 //! decided before any password is hashed; the limits here bound the request rate whatever
 //! the outcome.
 
+use ecpa_app::api::{admin, auth, card, content, my_area, reset};
 use ecpa_domain::ratelimit::Quota;
+use leptos::server_fn::ServerFn;
 use std::{collections::HashMap, sync::Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,29 +40,16 @@ pub enum Class {
 }
 
 impl Class {
-    /// Which limit a request path falls under (`None`: not limited).
+    /// Which limit a request falls under (`None`: not limited). Server functions are
+    /// looked up in [`SERVER_FNS`] by their `PATH`; the one limited page is the search.
     pub fn of(method_is_get: bool, path: &str) -> Option<Class> {
         if method_is_get {
             return (path == "/announcements/search").then_some(Class::Search);
         }
-        Some(match path {
-            "/api/login" => Class::SignIn,
-            // Certificate sign-in is a card request: a password guesser's sign-in traffic
-            // never slows a colleague's card.
-            "/api/cert_login"
-            | "/api/card_challenge"
-            | "/api/cert_lookup"
-            | "/api/bind_start"
-            | "/api/bind_start_signed_in"
-            | "/api/bind_verify"
-            | "/api/bind_confirm"
-            | "/api/remove_certificate" => Class::Card,
-            "/api/password_reset_request" | "/api/password_reset" => Class::Reset,
-            "/api/vote" => Class::Write,
-            "/api/search" => Class::Search,
-            p if p.starts_with("/api/admin/") => Class::Write,
-            _ => return None,
-        })
+        SERVER_FNS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .and_then(|(_, class)| *class)
     }
 
     /// Per browser (or per address for requests without a browser id).
@@ -95,6 +84,62 @@ impl Class {
         }
     }
 }
+
+/// Every server function and its limit, by its `PATH` (so a renamed endpoint keeps its
+/// limit). `None`: deliberately unlimited — public reads and reads of one's own data,
+/// indexed and cheap. A test checks that every registered server function is listed, so a
+/// new one cannot go unclassified.
+pub const SERVER_FNS: &[(&str, Option<Class>)] = &[
+    // Password sign-in.
+    (auth::Login::PATH, Some(Class::SignIn)),
+    (auth::Logout::PATH, None),
+    (auth::CurrentUser::PATH, None),
+    // Certificate sign-in and upload: a class of their own, so password guessing never
+    // slows a card.
+    (card::CertLogin::PATH, Some(Class::Card)),
+    (card::CardChallenge::PATH, Some(Class::Card)),
+    (card::LookupCertificate::PATH, Some(Class::Card)),
+    (card::BindStart::PATH, Some(Class::Card)),
+    (card::BindStartSignedIn::PATH, Some(Class::Card)),
+    (card::BindVerify::PATH, Some(Class::Card)),
+    (card::BindConfirm::PATH, Some(Class::Card)),
+    (card::RemoveCertificate::PATH, Some(Class::Card)),
+    (card::GetCardSetup::PATH, None),
+    (card::MyCertificates::PATH, None),
+    // Password reset.
+    (reset::RequestPasswordReset::PATH, Some(Class::Reset)),
+    (reset::ResetPassword::PATH, Some(Class::Reset)),
+    (reset::PasswordResetState::PATH, None),
+    // Content.
+    (content::Vote::PATH, Some(Class::Write)),
+    (content::SearchAnnouncements::PATH, Some(Class::Search)),
+    (content::LoadHome::PATH, None),
+    (content::ListAnnouncements::PATH, None),
+    (content::GetAnnouncement::PATH, None),
+    (content::LoadPolls::PATH, None),
+    (content::LoadAgencies::PATH, None),
+    (content::LoadLinks::PATH, None),
+    (content::LoadFaqList::PATH, None),
+    (content::LoadFaq::PATH, None),
+    // 我的專區.
+    (my_area::LoadMyArea::PATH, None),
+    (my_area::OpenApp::PATH, None),
+    // Administration: every call, read or write.
+    (admin::AmAdmin::PATH, None),
+    (admin::AdminAnnouncements::PATH, Some(Class::Write)),
+    (admin::LoadAdminAnnouncement::PATH, Some(Class::Write)),
+    (admin::SaveAnnouncement::PATH, Some(Class::Write)),
+    (admin::ActOnAnnouncement::PATH, Some(Class::Write)),
+    (admin::AdminPolls::PATH, Some(Class::Write)),
+    (admin::CreatePoll::PATH, Some(Class::Write)),
+    (admin::ActOnPoll::PATH, Some(Class::Write)),
+    (admin::SaveLink::PATH, Some(Class::Write)),
+    (admin::DeleteLink::PATH, Some(Class::Write)),
+    (admin::AdminFaq::PATH, Some(Class::Write)),
+    (admin::SaveFaq::PATH, Some(Class::Write)),
+    (admin::AdminApps::PATH, Some(Class::Write)),
+    (admin::SaveApp::PATH, Some(Class::Write)),
+];
 
 /// Who a request is charged to.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +237,26 @@ mod tests {
             trusted_device: false,
             account: None,
         }
+    }
+
+    /// Every server function the app registers is in [`SERVER_FNS`], once: a new endpoint
+    /// cannot go unlimited by omission.
+    #[test]
+    fn every_server_function_is_classified() {
+        let registered: std::collections::BTreeSet<&str> =
+            leptos::server_fn::axum::server_fn_paths()
+                .map(|(p, _)| p)
+                .collect();
+        assert!(registered.len() >= 40, "{registered:?}");
+        let listed: std::collections::BTreeSet<&str> = SERVER_FNS.iter().map(|(p, _)| *p).collect();
+        assert_eq!(listed.len(), SERVER_FNS.len(), "listed twice");
+        let missing: Vec<_> = registered.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "server functions without a limit class: {missing:?}"
+        );
+        let stale: Vec<_> = listed.difference(&registered).collect();
+        assert!(stale.is_empty(), "listed but not registered: {stale:?}");
     }
 
     #[test]
