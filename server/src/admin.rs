@@ -1,5 +1,5 @@
 //! The administrator's changes: announcements, polls, links, FAQ and the application
-//! catalog. Every function checks the role first ([`Portal::require_admin`]) and every
+//! catalog. Every function checks the role first (`Portal::require_admin`, `auth::access`) and every
 //! change is audited.
 
 use crate::content::{
@@ -30,30 +30,18 @@ use time::Date;
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
-pub const KIND_ADMIN: &str = "admin.change";
-
 impl Portal {
-    /// The signed-in administrator's account id; `Unauthenticated` / `Forbidden` otherwise.
-    async fn require_admin(&self, ctx: &RequestCtx) -> ApiResult<String> {
-        let Some(id) = ctx.session.as_ref().and_then(|s| s.account_id.clone()) else {
-            return Err(ApiError::Unauthenticated);
-        };
-        let admin: Option<i64> =
-            sqlx::query_scalar("SELECT is_admin FROM accounts WHERE id = $1 AND disabled = 0")
-                .bind(&id)
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(ServerError::from)?;
-        match admin {
-            Some(1) => Ok(id),
-            _ => Err(ApiError::Forbidden),
-        }
-    }
-
     async fn admin_audit(&self, ctx: &RequestCtx, admin_id: &str, what: &str) -> ApiResult<()> {
-        self.audit_simple(ctx, KIND_ADMIN, admin_id, Some(admin_id), "ok", Some(what))
-            .await
-            .map_err(ApiError::from)
+        self.audit_simple(
+            ctx,
+            crate::audit::Kind::AdminChange,
+            admin_id,
+            Some(admin_id),
+            crate::audit::Outcome::Ok,
+            Some(what),
+        )
+        .await
+        .map_err(ApiError::from)
     }
 }
 
@@ -104,6 +92,7 @@ impl AdminBackend for Portal {
         hot: bool,
     ) -> ApiResult<i64> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let category =
             Category::from_code(category).ok_or(content_err(ContentError::BadCategory))?;
         let title = content::line(Field::Title, title, content::TITLE_MAX).map_err(content_err)?;
@@ -123,7 +112,7 @@ impl AdminBackend for Portal {
                     &html,
                     published_on,
                     hot,
-                    Some(&admin),
+                    Some(admin),
                     now,
                 )
                 .await?
@@ -151,7 +140,7 @@ impl AdminBackend for Portal {
                 id
             }
         };
-        self.admin_audit(ctx, &admin, &format!("announcement {id} saved"))
+        self.admin_audit(ctx, admin, &format!("announcement {id} saved"))
             .await?;
         Ok(id)
     }
@@ -163,6 +152,7 @@ impl AdminBackend for Portal {
         action: AnnouncementAction,
     ) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let (col, val) = match action {
             AnnouncementAction::Pin => ("hot", 1),
             AnnouncementAction::Unpin => ("hot", 0),
@@ -182,12 +172,12 @@ impl AdminBackend for Portal {
         if n != 1 {
             return Err(ApiError::NotFound);
         }
-        self.admin_audit(ctx, &admin, &format!("announcement {id} {action:?}"))
+        self.admin_audit(ctx, admin, &format!("announcement {id} {action:?}"))
             .await
     }
 
     async fn admin_polls(&self, ctx: &RequestCtx) -> ApiResult<Vec<AdminPoll>> {
-        self.require_admin(ctx).await?;
+        let admin = self.require_admin(ctx).await?;
         let rows = sqlx::query("SELECT id, active FROM polls ORDER BY created_at DESC LIMIT 100")
             .fetch_all(&self.db.pool)
             .await
@@ -196,7 +186,7 @@ impl AdminBackend for Portal {
         for r in &rows {
             let id: String = r.try_get("id").map_err(ServerError::from)?;
             let active = r.try_get::<i64, _>("active").map_err(ServerError::from)? != 0;
-            if let Some(poll) = self.poll_view(ctx, &id).await? {
+            if let Some(poll) = self.poll_view(Some(admin.id()), &id).await? {
                 out.push(AdminPoll { poll, active });
             }
         }
@@ -210,6 +200,7 @@ impl AdminBackend for Portal {
         options: &str,
     ) -> ApiResult<String> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let question =
             content::line(Field::Question, question, content::QUESTION_MAX).map_err(content_err)?;
         let options = content::poll_options(options).map_err(content_err)?;
@@ -235,13 +226,14 @@ impl AdminBackend for Portal {
             .map_err(ServerError::from)?;
         }
         tx.commit().await.map_err(ServerError::from)?;
-        self.admin_audit(ctx, &admin, &format!("poll {id} created"))
+        self.admin_audit(ctx, admin, &format!("poll {id} created"))
             .await?;
         Ok(id)
     }
 
     async fn poll_action(&self, ctx: &RequestCtx, id: &str, action: PollAction) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let (col, val) = match action {
             PollAction::Activate => ("active", 1),
             PollAction::Deactivate => ("active", 0),
@@ -258,7 +250,7 @@ impl AdminBackend for Portal {
         if n != 1 {
             return Err(ApiError::NotFound);
         }
-        self.admin_audit(ctx, &admin, &format!("poll {id} {action:?}"))
+        self.admin_audit(ctx, admin, &format!("poll {id} {action:?}"))
             .await
     }
 
@@ -271,6 +263,7 @@ impl AdminBackend for Portal {
         position: i64,
     ) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let title = content::line(Field::Name, title, content::NAME_MAX).map_err(content_err)?;
         let url = content::url(url).map_err(content_err)?;
         if !(0..=100_000).contains(&position) {
@@ -308,18 +301,19 @@ impl AdminBackend for Portal {
                 id
             }
         };
-        self.admin_audit(ctx, &admin, &format!("link {id} saved"))
+        self.admin_audit(ctx, admin, &format!("link {id} saved"))
             .await
     }
 
     async fn delete_link(&self, ctx: &RequestCtx, id: &str) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         sqlx::query("DELETE FROM links WHERE id = $1")
             .bind(id)
             .execute(&self.db.pool)
             .await
             .map_err(ServerError::from)?;
-        self.admin_audit(ctx, &admin, &format!("link {id} deleted"))
+        self.admin_audit(ctx, admin, &format!("link {id} deleted"))
             .await
     }
 
@@ -345,6 +339,7 @@ impl AdminBackend for Portal {
         retired: bool,
     ) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let id = content::faq_id(id).map_err(content_err)?;
         let category = content::line(Field::Category, category, 20).map_err(content_err)?;
         let question =
@@ -370,7 +365,7 @@ impl AdminBackend for Portal {
         .execute(&self.db.pool)
         .await
         .map_err(ServerError::from)?;
-        self.admin_audit(ctx, &admin, &format!("faq {id} saved"))
+        self.admin_audit(ctx, admin, &format!("faq {id} saved"))
             .await
     }
 
@@ -405,6 +400,7 @@ impl AdminBackend for Portal {
 
     async fn save_app(&self, ctx: &RequestCtx, app: AdminApp) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
+        let admin = admin.id();
         let code = content::line(Field::Id, &app.code, 12).map_err(content_err)?;
         if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
             return Err(content_err(ContentError::Invalid(Field::Id)));
@@ -446,7 +442,7 @@ impl AdminBackend for Portal {
         .execute(&self.db.pool)
         .await
         .map_err(ServerError::from)?;
-        self.admin_audit(ctx, &admin, &format!("app {code} saved"))
+        self.admin_audit(ctx, admin, &format!("app {code} saved"))
             .await
     }
 }

@@ -6,34 +6,84 @@ use crate::batch::Stmt;
 use crate::db::{from_ms, ms};
 use crate::error::Result;
 use crate::tokens::row_id;
-use ecpa_domain::throttle::{client_key, AttemptOutcome};
+use ecpa_domain::throttle::client_key;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-pub const KIND_LOGIN_PASSWORD: &str = "login.password";
-pub const KIND_LOGOUT: &str = "logout";
-pub const KIND_APP_OPEN: &str = "app.open";
-pub const KIND_LOGIN_CERT: &str = "login.certificate";
-pub const KIND_CERT_BIND: &str = "cert.bind";
-pub const KIND_CERT_UNBIND: &str = "cert.unbind";
+/// What an audit entry records. Stored as [`Kind::as_str`]; the names are the log's
+/// format (the throttle and 最近活動 read them), so they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    LoginPassword,
+    LoginCertificate,
+    Logout,
+    AppOpen,
+    CertBind,
+    CertUnbind,
+    PasswordSet,
+    AdminGrant,
+    AdminRevoke,
+    ResetRequest,
+    Reset,
+    Vote,
+    AdminChange,
+}
+
+impl Kind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::LoginPassword => "login.password",
+            Kind::LoginCertificate => "login.certificate",
+            Kind::Logout => "logout",
+            Kind::AppOpen => "app.open",
+            Kind::CertBind => "cert.bind",
+            Kind::CertUnbind => "cert.unbind",
+            Kind::PasswordSet => "password.set",
+            Kind::AdminGrant => "admin.grant",
+            Kind::AdminRevoke => "admin.revoke",
+            Kind::ResetRequest => "password.reset.request",
+            Kind::Reset => "password.reset",
+            Kind::Vote => "poll.vote",
+            Kind::AdminChange => "admin.change",
+        }
+    }
+}
+
+/// How it ended. Stored as [`Outcome::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// Recorded before the work; counts as a failure for the throttle until resolved.
+    Pending,
+    Throttled,
+    Ok,
+    Forbidden,
+    Refused,
+}
+
+impl Outcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Pending => "pending",
+            Outcome::Throttled => "throttled",
+            Outcome::Ok => "ok",
+            Outcome::Forbidden => "forbidden",
+            Outcome::Refused => "refused",
+        }
+    }
+}
 
 pub struct AuditEntry<'a> {
-    pub kind: &'a str,
+    pub kind: Kind,
     pub account_key: &'a str,
     pub account_id: Option<&'a str>,
     pub client: &'a str,
     pub trusted: bool,
-    pub outcome: &'a str,
+    pub outcome: Outcome,
     pub detail: Option<&'a str>,
-}
-
-pub fn outcome_str(o: AttemptOutcome) -> &'static str {
-    match o {
-        AttemptOutcome::Success => "success",
-        AttemptOutcome::Failure => "failure",
-        AttemptOutcome::Pending => "pending",
-        AttemptOutcome::Throttled => "throttled",
-    }
 }
 
 pub async fn audit(pool: &AnyPool, e: &AuditEntry<'_>, now: OffsetDateTime) -> Result<String> {
@@ -51,13 +101,13 @@ pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
         vec![
             id.as_str().into(),
             ms(now).into(),
-            e.kind.into(),
+            e.kind.as_str().into(),
             e.account_key.into(),
             e.account_id.into(),
             e.client.into(),
             client_key(e.client).into(),
             i64::from(e.trusted).into(),
-            e.outcome.into(),
+            e.outcome.as_str().into(),
             e.detail.into(),
         ],
     );
@@ -69,14 +119,14 @@ pub fn audit_stmt(e: &AuditEntry<'_>, now: OffsetDateTime) -> (String, Stmt) {
 pub async fn set_audit_outcome(
     pool: &AnyPool,
     id: &str,
-    outcome: &str,
+    outcome: Outcome,
     account_id: Option<&str>,
     detail: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE audit_log SET outcome = $1, account_id = COALESCE($2, account_id), detail = COALESCE($3, detail) WHERE id = $4",
     )
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(account_id)
     .bind(detail)
     .bind(id)
@@ -133,10 +183,10 @@ impl crate::portal::Portal {
     pub(crate) async fn audit_simple(
         &self,
         ctx: &ecpa_app::api::context::RequestCtx,
-        kind: &str,
+        kind: Kind,
         key: &str,
         account_id: Option<&str>,
-        outcome: &str,
+        outcome: Outcome,
         detail: Option<&str>,
     ) -> Result<()> {
         crate::audit::audit(

@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use ecpa_app::{
     api::{
         auth::UserSummary,
-        card::server::CardBackend,
         context::RequestCtx,
         my_area::{
             server::MyAreaBackend, ActivityItem, AppEntry, AppLaunch, ECard, MyArea, RightStatus,
@@ -26,9 +25,8 @@ use time::Duration;
 #[async_trait]
 impl MyAreaBackend for Portal {
     async fn my_area(&self, ctx: &RequestCtx) -> std::result::Result<MyArea, ApiError> {
-        let Some((session, acct)) = self.signed_in(ctx).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
+        let me = self.require_signed_in(ctx).await?;
+        let (session, acct) = (me.session(), me.account().clone());
         let pool = &self.db.pool;
         let now = self.now();
         let signed_in_at = from_ms(session.created_at_ms);
@@ -85,7 +83,7 @@ impl MyAreaBackend for Portal {
             ingested_on: c.record.ingested_on,
             officer_basis: eligibility::officer_basis(&c.record),
         });
-        let certificates = CardBackend::my_certificates(self, ctx).await?;
+        let certificates = self.certificates_of(&acct.id).await?;
         let activity = crate::audit::recent_activity(pool, &acct.id, 10)
             .await?
             .into_iter()
@@ -118,9 +116,8 @@ impl MyAreaBackend for Portal {
         ctx: &RequestCtx,
         code: &str,
     ) -> std::result::Result<AppLaunch, ApiError> {
-        let Some((_, acct)) = self.signed_in(ctx).await? else {
-            return Err(ApiError::Unauthenticated);
-        };
+        let me = self.require_signed_in(ctx).await?;
+        let acct = me.account();
         let code = code.trim();
         if code.is_empty() || code.len() > 16 {
             return Err(ApiError::NotFound);
@@ -142,12 +139,16 @@ impl MyAreaBackend for Portal {
         crate::audit::audit(
             &self.db.pool,
             &AuditEntry {
-                kind: crate::audit::KIND_APP_OPEN,
+                kind: crate::audit::Kind::AppOpen,
                 account_key: &acct.name,
                 account_id: Some(&acct.id),
                 client: &ctx.client,
                 trusted: false,
-                outcome: if allowed { "ok" } else { "forbidden" },
+                outcome: if allowed {
+                    crate::audit::Outcome::Ok
+                } else {
+                    crate::audit::Outcome::Forbidden
+                },
                 detail: Some(&app.code),
             },
             self.now(),

@@ -30,9 +30,6 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 const RESET_PER_CLIENT_HOUR: i64 = 10;
 const RESET_MAILS_PER_ACCOUNT_HOUR: i64 = 3;
 
-pub const KIND_RESET_REQUEST: &str = "password.reset.request";
-pub const KIND_RESET: &str = "password.reset";
-
 /// A password-reset request, worked on after its answer was sent, one at a time (so the
 /// per-account mail limit holds however fast requests come).
 struct ResetWork {
@@ -59,8 +56,14 @@ impl ResetWork {
                     .is_some_and(|e| reset::email_matches(e, email))
         });
         let Some(a) = target else {
-            return crate::audit::set_audit_outcome(pool, audit_id, "ok", None, Some("no-match"))
-                .await;
+            return crate::audit::set_audit_outcome(
+                pool,
+                audit_id,
+                crate::audit::Outcome::Ok,
+                None,
+                Some("no-match"),
+            )
+            .await;
         };
         let recent: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at > $2",
@@ -70,8 +73,14 @@ impl ResetWork {
         .fetch_one(pool)
         .await?;
         if recent >= RESET_MAILS_PER_ACCOUNT_HOUR {
-            return crate::audit::set_audit_outcome(pool, audit_id, "throttled", Some(&a.id), None)
-                .await;
+            return crate::audit::set_audit_outcome(
+                pool,
+                audit_id,
+                crate::audit::Outcome::Throttled,
+                Some(&a.id),
+                None,
+            )
+            .await;
         }
         let token = tokens::secret_token();
         let mut batch = crate::batch::Batch::new();
@@ -91,7 +100,14 @@ impl ResetWork {
                 ],
             ));
         batch.commit(&self.db).await?;
-        crate::audit::set_audit_outcome(pool, audit_id, "ok", Some(&a.id), Some("sent")).await?;
+        crate::audit::set_audit_outcome(
+            pool,
+            audit_id,
+            crate::audit::Outcome::Ok,
+            Some(&a.id),
+            Some("sent"),
+        )
+        .await?;
         let link = format!("{}/password/reset?token={token}", self.origin);
         let body = format!(
             "{} 您好：\n\n\
@@ -126,7 +142,7 @@ impl ResetBackend for Portal {
         let from_client: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND client = $2 AND at > $3",
         )
-        .bind(KIND_RESET_REQUEST)
+        .bind(crate::audit::Kind::ResetRequest.as_str())
         .bind(&ctx.client)
         .bind(ms(now - Duration::hours(1)))
         .fetch_one(pool)
@@ -135,12 +151,16 @@ impl ResetBackend for Portal {
         let throttled = from_client >= RESET_PER_CLIENT_HOUR;
         let (id, stmt) = crate::audit::audit_stmt(
             &AuditEntry {
-                kind: KIND_RESET_REQUEST,
+                kind: crate::audit::Kind::ResetRequest,
                 account_key: &key,
                 account_id: None,
                 client: &ctx.client,
                 trusted: false,
-                outcome: if throttled { "throttled" } else { "pending" },
+                outcome: if throttled {
+                    crate::audit::Outcome::Throttled
+                } else {
+                    crate::audit::Outcome::Pending
+                },
                 detail: None,
             },
             now,
@@ -254,10 +274,10 @@ impl ResetBackend for Portal {
         let detail = format!("sessions ended: {ended}");
         self.audit_simple(
             ctx,
-            KIND_RESET,
+            crate::audit::Kind::Reset,
             &acct.name,
             Some(&account_id),
-            "success",
+            crate::audit::Outcome::Success,
             Some(&detail),
         )
         .await?;

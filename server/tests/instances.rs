@@ -10,7 +10,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{cards::issue, cards::proof, Jar, PW};
-use ecpa_server::{audit::KIND_LOGIN_PASSWORD, db::Db};
+use ecpa_server::{audit::Kind as AuditKind, db::Db};
 use hsm_sim::{pki::Variant, sim::Kind as CardKind, sim::Sim};
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Request, StatusCode};
@@ -394,7 +394,7 @@ async fn two_instances_on_one_postgresql() {
             sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND outcome = $2",
             )
-            .bind(KIND_LOGIN_PASSWORD)
+            .bind(AuditKind::LoginPassword.as_str())
             .bind(outcome)
             .fetch_one(&pool)
             .await

@@ -55,12 +55,12 @@ impl Portal {
         batch.push(
             crate::audit::audit_stmt(
                 &AuditEntry {
-                    kind: "password.set",
+                    kind: crate::audit::Kind::PasswordSet,
                     account_key: name.as_str(),
                     account_id: Some(&acct.id),
                     client: "cli",
                     trusted: false,
-                    outcome: "success",
+                    outcome: crate::audit::Outcome::Success,
                     detail: Some("sessions and trusted devices ended"),
                 },
                 self.now(),
@@ -84,12 +84,16 @@ impl Portal {
         crate::audit::audit(
             &self.db.pool,
             &AuditEntry {
-                kind: if admin { "admin.grant" } else { "admin.revoke" },
+                kind: if admin {
+                    crate::audit::Kind::AdminGrant
+                } else {
+                    crate::audit::Kind::AdminRevoke
+                },
                 account_key: name.as_str(),
                 account_id: Some(&acct.id),
                 client: "cli",
                 trusted: false,
-                outcome: "ok",
+                outcome: crate::audit::Outcome::Ok,
                 detail: None,
             },
             self.now(),

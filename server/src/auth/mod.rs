@@ -1,6 +1,7 @@
 //! Signing in with a password, the session and its cookies, and the operator's account
 //! commands. Certificate sign-in is `cards`; it makes its sessions through [`sessions`].
 
+pub mod access;
 pub mod accounts;
 pub mod cookies;
 pub mod password;
@@ -45,12 +46,12 @@ impl AuthBackend for Portal {
                 crate::audit::audit(
                     &self.db.pool,
                     &AuditEntry {
-                        kind: crate::audit::KIND_LOGOUT,
+                        kind: crate::audit::Kind::Logout,
                         account_key: &key,
                         account_id: Some(id),
                         client: &ctx.client,
                         trusted: false,
-                        outcome: "ok",
+                        outcome: crate::audit::Outcome::Ok,
                         detail: None,
                     },
                     self.now(),
@@ -66,9 +67,9 @@ impl AuthBackend for Portal {
         &self,
         ctx: &RequestCtx,
     ) -> std::result::Result<Option<UserSummary>, ApiError> {
-        Ok(self.signed_in(ctx).await?.map(|(_, a)| UserSummary {
-            account: a.name,
-            display_name: a.display_name,
+        Ok(self.signed_in(ctx).await?.map(|me| UserSummary {
+            account: me.account().name.clone(),
+            display_name: me.account().display_name.clone(),
         }))
     }
 }

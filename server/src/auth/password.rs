@@ -12,7 +12,7 @@ use ecpa_app::{
 use ecpa_domain::{
     account::AccountName,
     password::MAX_PASSWORD_BYTES,
-    throttle::{self, AttemptOutcome, ThrottleDecision},
+    throttle::{self, ThrottleDecision},
 };
 
 /// How a submitted account name is keyed in the audit log and the throttle. Names that
@@ -61,12 +61,12 @@ impl Portal {
         let attempt_id = crate::audit::audit(
             pool,
             &AuditEntry {
-                kind: crate::audit::KIND_LOGIN_PASSWORD,
+                kind: crate::audit::Kind::LoginPassword,
                 account_key: &key,
                 account_id: None,
                 client: &ctx.client,
                 trusted,
-                outcome: crate::audit::outcome_str(AttemptOutcome::Pending),
+                outcome: crate::audit::Outcome::Pending,
                 detail: Some(detail),
             },
             now,
@@ -90,7 +90,14 @@ impl Portal {
             retry_after,
         } = decision
         {
-            crate::audit::set_audit_outcome(pool, &attempt_id, "throttled", None, None).await?;
+            crate::audit::set_audit_outcome(
+                pool,
+                &attempt_id,
+                crate::audit::Outcome::Throttled,
+                None,
+                None,
+            )
+            .await?;
             tracing::info!(?reason, client = %ctx.client, "password sign-in throttled");
             return Err(ApiError::Throttled {
                 retry_after_secs: u64::try_from(retry_after.whole_seconds())
@@ -114,14 +121,21 @@ impl Portal {
             crate::audit::set_audit_outcome(
                 pool,
                 &attempt_id,
-                "failure",
+                crate::audit::Outcome::Failure,
                 account.as_ref().map(|a| a.id.as_str()),
                 None,
             )
             .await?;
             return Err(ApiError::InvalidCredentials);
         };
-        crate::audit::set_audit_outcome(pool, &attempt_id, "success", Some(&acct.id), None).await?;
+        crate::audit::set_audit_outcome(
+            pool,
+            &attempt_id,
+            crate::audit::Outcome::Success,
+            Some(&acct.id),
+            None,
+        )
+        .await?;
         if verified.needs_rehash {
             let hash = self.hasher.hash(password).await?;
             crate::auth::store::set_password_hash(pool, &acct.id, &hash).await?;

@@ -67,20 +67,4 @@ impl Portal {
             }
         }
     }
-
-    pub(crate) async fn signed_in(
-        &self,
-        ctx: &RequestCtx,
-    ) -> Result<Option<(SessionRef, crate::auth::store::AccountRow)>> {
-        let Some(s) = &ctx.session else {
-            return Ok(None);
-        };
-        let Some(id) = &s.account_id else {
-            return Ok(None);
-        };
-        Ok(crate::auth::store::account_by_id(&self.db.pool, id)
-            .await?
-            .filter(|a| !a.disabled)
-            .map(|a| (s.clone(), a)))
-    }
 }

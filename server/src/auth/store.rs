@@ -1,7 +1,7 @@
 //! SQL for accounts, sessions, trusted devices and the password throttle's aggregates.
 //! Thin: no rules here. Statements that commit with others are `Stmt`s for a `Batch`.
 
-use crate::audit::KIND_LOGIN_PASSWORD;
+use crate::audit::Kind;
 use crate::batch::Stmt;
 use crate::db::{from_ms, ms};
 use crate::error::Result;
@@ -20,9 +20,10 @@ pub struct AccountRow {
     pub email: Option<String>,
     pub password_hash: Option<String>,
     pub disabled: bool,
+    pub is_admin: bool,
 }
 
-const ACCOUNT_COLS: &str = "id, name, display_name, email, password_hash, disabled";
+const ACCOUNT_COLS: &str = "id, name, display_name, email, password_hash, disabled, is_admin";
 
 pub(crate) fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRow> {
     Ok(AccountRow {
@@ -32,6 +33,7 @@ pub(crate) fn account_from(row: &sqlx::any::AnyRow) -> Result<AccountRow> {
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
     })
 }
 
@@ -274,7 +276,7 @@ pub async fn throttle_input(pool: &AnyPool, q: &ThrottleQuery<'_>) -> Result<Thr
         "SELECT COUNT(*) AS n, MAX(at) AS last FROM audit_log WHERE {same} AND id <> $6 AND {FAILED} \
          AND at > COALESCE((SELECT MAX(at) FROM audit_log WHERE {same} AND outcome = 'success'), 0)"
     ))
-    .bind(KIND_LOGIN_PASSWORD)
+    .bind(Kind::LoginPassword.as_str())
     .bind(q.account_key)
     .bind(trusted)
     .bind(q.client_key)
@@ -286,7 +288,7 @@ pub async fn throttle_input(pool: &AnyPool, q: &ThrottleQuery<'_>) -> Result<Thr
         "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM audit_log \
          WHERE kind = $1 AND account_key = $2 AND trusted = 0 AND at > $3 AND id <> $4 AND {FAILED}"
     ))
-    .bind(KIND_LOGIN_PASSWORD)
+    .bind(Kind::LoginPassword.as_str())
     .bind(q.account_key)
     .bind(hour_ago)
     .bind(q.exclude_id)
@@ -296,7 +298,7 @@ pub async fn throttle_input(pool: &AnyPool, q: &ThrottleQuery<'_>) -> Result<Thr
         "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN account_key = $3 THEN 1 ELSE 0 END), 0) AS here \
          FROM audit_log WHERE kind = $1 AND client_key = $2 AND at > $4 AND id <> $5 AND {FAILED}"
     ))
-    .bind(KIND_LOGIN_PASSWORD)
+    .bind(Kind::LoginPassword.as_str())
     .bind(q.client_key)
     .bind(q.account_key)
     .bind(ms(q.now - q.client_window))

@@ -126,10 +126,10 @@ impl Portal {
     async fn audit_card(
         &self,
         ctx: &RequestCtx,
-        kind: &str,
+        kind: crate::audit::Kind,
         key: &str,
         account_id: Option<&str>,
-        outcome: &str,
+        outcome: crate::audit::Outcome,
         detail: Option<&str>,
     ) {
         let entry = AuditEntry {
@@ -345,12 +345,12 @@ impl Portal {
         batch.push(
             crate::audit::audit_stmt(
                 &AuditEntry {
-                    kind: crate::audit::KIND_LOGIN_CERT,
+                    kind: crate::audit::Kind::LoginCertificate,
                     account_key: &acct.name,
                     account_id: Some(&acct.id),
                     client: &ctx.client,
                     trusted: false,
-                    outcome: "success",
+                    outcome: crate::audit::Outcome::Success,
                     detail: Some("success"),
                 },
                 now,
@@ -472,6 +472,39 @@ impl Portal {
             account: acct.name,
         })
     }
+
+    /// The certificates bound to an account (我的憑證), oldest first.
+    pub(crate) async fn certificates_of(&self, account_id: &str) -> Result<Vec<BoundCert>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject, card_number, not_after, bound_at, last_used_at FROM cert_bindings WHERE account_id = $1 ORDER BY bound_at",
+        )
+        .bind(account_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let date = |unix: i64| {
+            OffsetDateTime::from_unix_timestamp(unix)
+                .map(roc_datetime)
+                .unwrap_or_default()
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(BoundCert {
+                    id: r.try_get("id")?,
+                    kind: kind_view(&r.try_get::<String, _>("kind")?),
+                    subject: r.try_get("subject")?,
+                    card_number: r
+                        .try_get::<Option<String>, _>("card_number")?
+                        .unwrap_or_default(),
+                    valid_to: date(r.try_get("not_after")?),
+                    bound_at: roc_datetime(crate::db::from_ms(r.try_get("bound_at")?)),
+                    last_used: r
+                        .try_get::<Option<i64>, _>("last_used_at")?
+                        .map(|m| roc_datetime(crate::db::from_ms(m))),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(ServerError::from)
+    }
 }
 
 #[async_trait]
@@ -568,10 +601,10 @@ impl CardBackend for Portal {
             let (key, account) = bound_to.unzip();
             self.audit_card(
                 ctx,
-                crate::audit::KIND_LOGIN_CERT,
+                crate::audit::Kind::LoginCertificate,
                 key.as_deref().unwrap_or_default(),
                 account.as_deref(),
-                "failure",
+                crate::audit::Outcome::Failure,
                 Some(&outcome),
             )
             .await;
@@ -600,15 +633,15 @@ impl CardBackend for Portal {
 
     async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> std::result::Result<(), ApiError> {
         self.trust_store()?;
-        let (Some(s), Some(account_id)) = (
-            &ctx.session,
-            ctx.session.as_ref().and_then(|s| s.account_id.clone()),
-        ) else {
-            return Err(ApiError::Unauthenticated);
-        };
-        self.precheck(&account_id, CardKindView::Natural).await?;
+        let me = self.require_signed_in(ctx).await?;
+        self.precheck(me.id(), CardKindView::Natural).await?;
         let mut batch = Batch::new();
-        self.start_flow(&mut batch, &s.id_hash, &account_id, CardKindView::Natural);
+        self.start_flow(
+            &mut batch,
+            &me.session().id_hash,
+            me.id(),
+            CardKindView::Natural,
+        );
         batch.commit(&self.db).await?;
         Ok(())
     }
@@ -635,10 +668,10 @@ impl CardBackend for Portal {
             };
             self.audit_card(
                 ctx,
-                crate::audit::KIND_CERT_BIND,
+                crate::audit::Kind::CertBind,
                 "",
                 Some(&f.account_id),
-                "refused",
+                crate::audit::Outcome::Refused,
                 Some(&detail),
             )
             .await;
@@ -711,10 +744,10 @@ impl CardBackend for Portal {
                 // Someone bound this certificate in the meantime: exactly one wins.
                 self.audit_card(
                     ctx,
-                    crate::audit::KIND_CERT_BIND,
+                    crate::audit::Kind::CertBind,
                     "",
                     Some(&f.account_id),
-                    "refused",
+                    crate::audit::Outcome::Refused,
                     Some(ProofRefusal::AlreadyBound.code()),
                 )
                 .await;
@@ -742,10 +775,10 @@ impl CardBackend for Portal {
             .unwrap_or_default();
         self.audit_card(
             ctx,
-            crate::audit::KIND_CERT_BIND,
+            crate::audit::Kind::CertBind,
             &key,
             Some(&f.account_id),
-            "ok",
+            crate::audit::Outcome::Ok,
             Some(&format!(
                 "{}:{}",
                 f.kind,
@@ -760,41 +793,8 @@ impl CardBackend for Portal {
         &self,
         ctx: &RequestCtx,
     ) -> std::result::Result<Vec<BoundCert>, ApiError> {
-        let account_id = ctx
-            .session
-            .as_ref()
-            .and_then(|s| s.account_id.clone())
-            .ok_or(ApiError::Unauthenticated)?;
-        let rows = sqlx::query(
-            "SELECT id, kind, subject, card_number, not_after, bound_at, last_used_at FROM cert_bindings WHERE account_id = $1 ORDER BY bound_at",
-        )
-        .bind(&account_id)
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        let date = |unix: i64| {
-            OffsetDateTime::from_unix_timestamp(unix)
-                .map(roc_datetime)
-                .unwrap_or_default()
-        };
-        rows.iter()
-            .map(|r| {
-                Ok(BoundCert {
-                    id: r.try_get("id")?,
-                    kind: kind_view(&r.try_get::<String, _>("kind")?),
-                    subject: r.try_get("subject")?,
-                    card_number: r
-                        .try_get::<Option<String>, _>("card_number")?
-                        .unwrap_or_default(),
-                    valid_to: date(r.try_get("not_after")?),
-                    bound_at: roc_datetime(crate::db::from_ms(r.try_get("bound_at")?)),
-                    last_used: r
-                        .try_get::<Option<i64>, _>("last_used_at")?
-                        .map(|m| roc_datetime(crate::db::from_ms(m))),
-                })
-            })
-            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-            .map_err(|e| ServerError::from(e).into())
+        let me = self.require_signed_in(ctx).await?;
+        Ok(self.certificates_of(me.id()).await?)
     }
 
     async fn remove_certificate(
@@ -802,11 +802,8 @@ impl CardBackend for Portal {
         ctx: &RequestCtx,
         id: &str,
     ) -> std::result::Result<(), ApiError> {
-        let account_id = ctx
-            .session
-            .as_ref()
-            .and_then(|s| s.account_id.clone())
-            .ok_or(ApiError::Unauthenticated)?;
+        let me = self.require_signed_in(ctx).await?;
+        let account_id = me.id().to_string();
         let n = sqlx::query("DELETE FROM cert_bindings WHERE id = $1 AND account_id = $2")
             .bind(id)
             .bind(&account_id)
@@ -823,10 +820,10 @@ impl CardBackend for Portal {
             .unwrap_or_default();
         self.audit_card(
             ctx,
-            crate::audit::KIND_CERT_UNBIND,
+            crate::audit::Kind::CertUnbind,
             &key,
             Some(&account_id),
-            "ok",
+            crate::audit::Outcome::Ok,
             Some(id),
         )
         .await;

@@ -22,7 +22,7 @@ pub async fn bound_subject(pool: &AnyPool, fingerprint: &str) -> Result<Option<B
     use crate::personnel::registry::{record_from_row, RECORD_COLS};
     let row = sqlx::query(&format!(
         "SELECT b.id AS binding_id, acc.id, acc.name, acc.display_name, acc.email, \
-                acc.password_hash, acc.disabled, {RECORD_COLS} \
+                acc.password_hash, acc.disabled, acc.is_admin, {RECORD_COLS} \
          FROM cert_bindings b JOIN accounts acc ON acc.id = b.account_id \
          LEFT JOIN personnel_current c ON c.national_id = acc.national_id \
          LEFT JOIN people p ON p.national_id = c.national_id \

@@ -43,7 +43,6 @@ pub const PAGE_SIZE: u32 = 15;
 pub const HOME_LATEST: i64 = 6;
 /// Search ranks at most this many candidates (newest first) from the index.
 const SEARCH_CANDIDATES: i64 = 500;
-pub const KIND_VOTE: &str = "poll.vote";
 
 // ---- rows -------------------------------------------------------------------------------
 
@@ -94,7 +93,12 @@ pub(crate) fn content_err(e: ContentError) -> ApiError {
 }
 
 impl Portal {
-    pub(crate) async fn poll_view(&self, ctx: &RequestCtx, id: &str) -> Result<Option<PollView>> {
+    /// A poll with its counts and, for `voter` (a signed-in account id), their vote.
+    pub(crate) async fn poll_view(
+        &self,
+        voter: Option<&str>,
+        id: &str,
+    ) -> Result<Option<PollView>> {
         let pool = &self.db.pool;
         let Some(row) = sqlx::query("SELECT id, question, closed FROM polls WHERE id = $1")
             .bind(id)
@@ -119,8 +123,7 @@ impl Portal {
                 votes: o.try_get("votes")?,
             });
         }
-        let account = ctx.session.as_ref().and_then(|s| s.account_id.clone());
-        let my_vote = match &account {
+        let my_vote = match voter {
             Some(a) => {
                 sqlx::query_scalar(
                     "SELECT option_id FROM poll_votes WHERE poll_id = $1 AND account_id = $2",
@@ -138,7 +141,7 @@ impl Portal {
             total_votes: options.iter().map(|o| o.votes).sum(),
             options,
             closed: row.try_get::<i64, _>("closed")? != 0,
-            signed_in: account.is_some(),
+            signed_in: voter.is_some(),
             my_vote,
         }))
     }
@@ -207,7 +210,10 @@ impl ContentBackend for Portal {
             .map(|r| ann_row(r).map(|a| a.item()))
             .collect::<Result<Vec<_>>>()?;
         let poll = match self.current_poll_id().await? {
-            Some(id) => self.poll_view(ctx, &id).await?,
+            Some(id) => {
+                let me = self.signed_in(ctx).await?;
+                self.poll_view(me.as_ref().map(|m| m.id()), &id).await?
+            }
             None => None,
         };
         Ok(HomeData {
@@ -358,9 +364,10 @@ impl ContentBackend for Portal {
         .fetch_all(&self.db.pool)
         .await
         .map_err(ServerError::from)?;
+        let me = self.signed_in(ctx).await?;
         let mut out = Vec::new();
         for id in ids {
-            if let Some(v) = self.poll_view(ctx, &id).await? {
+            if let Some(v) = self.poll_view(me.as_ref().map(|m| m.id()), &id).await? {
                 out.push(v);
             }
         }
@@ -368,9 +375,8 @@ impl ContentBackend for Portal {
     }
 
     async fn vote(&self, ctx: &RequestCtx, poll_id: &str, option_id: &str) -> ApiResult<PollView> {
-        let Some(account) = ctx.session.as_ref().and_then(|s| s.account_id.clone()) else {
-            return Err(ApiError::Unauthenticated);
-        };
+        let me = self.require_signed_in(ctx).await?;
+        let account = me.id().to_string();
         let pool = &self.db.pool;
         let closed: Option<i64> = sqlx::query_scalar("SELECT closed FROM polls WHERE id = $1")
             .bind(poll_id)
@@ -405,10 +411,10 @@ impl ContentBackend for Portal {
             Ok(_) => {
                 self.audit_simple(
                     ctx,
-                    KIND_VOTE,
+                    crate::audit::Kind::Vote,
                     &account,
                     Some(&account),
-                    "ok",
+                    crate::audit::Outcome::Ok,
                     Some(poll_id),
                 )
                 .await?;
@@ -421,7 +427,7 @@ impl ContentBackend for Portal {
             }
             Err(e) => return Err(ServerError::from(e).into()),
         }
-        self.poll_view(ctx, poll_id)
+        self.poll_view(Some(&account), poll_id)
             .await?
             .ok_or(ApiError::NotFound)
     }
