@@ -27,9 +27,9 @@ use tower_http::{
     catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
 };
 
-/// Request bodies above this are refused (413) before any handler reads them.
 pub mod limits;
 
+/// Request bodies above this are refused (413) before any handler reads them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, FromRef)]
