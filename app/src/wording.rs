@@ -1,7 +1,7 @@
 //! Traditional Chinese wording for domain facts (rights, refusals, codes, dates) and for
 //! every [`ApiError`].
 
-use crate::api::card::CardKindView;
+use crate::api::card::CardKind;
 use crate::error::ApiError;
 use ecpa_cardproto::hipki::Outcome;
 use ecpa_cardproto::refusal::ProofRefusal;
@@ -291,10 +291,10 @@ pub fn activity_label(kind: &str) -> &'static str {
     }
 }
 
-pub fn card_kind_label(k: CardKindView) -> &'static str {
+pub fn card_kind_label(k: CardKind) -> &'static str {
     match k {
-        CardKindView::Natural => "自然人憑證",
-        CardKindView::Organization => "機關憑證",
+        CardKind::Natural => "自然人憑證",
+        CardKind::Organization => "機關憑證",
     }
 }
 

@@ -33,6 +33,7 @@ pub mod challenge;
 #[cfg(feature = "verify")]
 pub mod crl;
 pub mod hipki;
+pub mod kind;
 #[cfg(feature = "verify")]
 pub mod ocsp;
 #[cfg(feature = "x509")]

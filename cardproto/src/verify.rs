@@ -14,17 +14,12 @@ use crate::{
     refusal::ProofRefusal,
 };
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
-use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use webpki::{EndEntityCert, KeyUsage};
 
 pub use crate::token::{decode_token, DecodedToken, ProofToken, TOKEN_FORMAT};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CardKind {
-    Natural,
-    Organization,
-}
+pub use crate::kind::CardKind;
 
 /// What the operator allows beyond the strict default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -258,10 +258,7 @@ fn card_line(c: &CardMeta) -> String {
     format!(
         "{}  {:<7} {}  {:?}{}  [{}]",
         c.number,
-        match c.kind {
-            Kind::Natural => "natural",
-            Kind::Org => "org",
-        },
+        c.kind.as_str(),
         c.holder,
         c.variant,
         if c.revoked { " REVOKED" } else { "" },
@@ -557,13 +554,13 @@ fn run(cli: Cli) -> Result<(), SimError> {
                 } => {
                     let kind = match kind {
                         KindArg::Natural => Kind::Natural,
-                        KindArg::Org => Kind::Org,
+                        KindArg::Org => Kind::Organization,
                     };
                     let holder = match kind {
                         Kind::Natural => {
                             name.ok_or(SimError::Invalid("name", "--name is required".into()))?
                         }
-                        Kind::Org => agency_name.or(name).ok_or(SimError::Invalid(
+                        Kind::Organization => agency_name.or(name).ok_or(SimError::Invalid(
                             "agency name",
                             "--agency-name is required".into(),
                         ))?,

@@ -80,11 +80,23 @@ struct PkiState {
 /// The G3 test root certified by the G2 test root (DER, in the `pki` folder).
 pub const CROSS_CERT: &str = "test-grca-g2-to-g3-cross.der";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Natural,
-    Org,
+/// The card kind is the portal's own (`ecpa_cardproto::kind::CardKind`); a card's record
+/// keeps it in the stored form (`natural` / `org`), as card folders always had it.
+pub use ecpa_cardproto::kind::CardKind as Kind;
+
+mod stored_kind {
+    use super::Kind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(k: &Kind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(k.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let s = String::deserialize(d)?;
+        Kind::from_stored(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown card kind {s:?}")))
+    }
 }
 
 /// A card: a SoftHSM token (label = card number, user PIN = card PIN) plus this record.
@@ -92,6 +104,7 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardMeta {
     pub number: String,
+    #[serde(with = "stored_kind")]
     pub kind: Kind,
     /// Holder name (natural) or agency name (organization).
     pub holder: String,
@@ -527,7 +540,7 @@ impl Sim {
                     alien: spec.variant == Variant::AlienResident,
                 }
             }
-            Kind::Org => {
+            Kind::Organization => {
                 let oid = spec.agency_oid.clone().ok_or(SimError::Invalid(
                     "agency OID",
                     "required for an organization card".into(),
@@ -563,8 +576,8 @@ impl Sim {
             (_, Variant::Untrusted) => Ca::UntrustedMoica,
             (Kind::Natural, Variant::G3) => Ca::MoicaG3,
             (Kind::Natural, _) => Ca::Moica,
-            (Kind::Org, Variant::School | Variant::SchoolSecondary) => Ca::Xca,
-            (Kind::Org, _) => Ca::Gca,
+            (Kind::Organization, Variant::School | Variant::SchoolSecondary) => Ca::Xca,
+            (Kind::Organization, _) => Ca::Gca,
         };
         let st = self.pki_state()?;
         let so_pin = random_pin(&mut OsRng, 8);

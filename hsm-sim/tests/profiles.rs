@@ -19,7 +19,7 @@ fn spec(kind: Kind, variant: Variant) -> NewCard {
             "交通部公路局".into()
         },
         national_id: (kind == Kind::Natural).then(|| "A123456789".into()),
-        agency_oid: (kind == Kind::Org).then(|| "2.16.886.101.20003.20065.20021".into()),
+        agency_oid: (kind == Kind::Organization).then(|| "2.16.886.101.20003.20065.20021".into()),
         pin: "975310".into(),
         card_number: None,
         variant,
@@ -161,7 +161,9 @@ fn profiles_variants_and_revocation() {
     assert!(s.not_before <= now.unix_timestamp() && now.unix_timestamp() < s.not_after);
 
     // Organization card.
-    let o = sim.new_card(&spec(Kind::Org, Variant::Good), now).unwrap();
+    let o = sim
+        .new_card(&spec(Kind::Organization, Variant::Good), now)
+        .unwrap();
     let p = profile::parse(&o.sign_cert_der()).unwrap();
     assert_eq!(
         p.agency_oid.as_deref(),
@@ -244,7 +246,7 @@ fn profiles_variants_and_revocation() {
         (Variant::School, "primary"),
         (Variant::SchoolSecondary, "secondary"),
     ] {
-        let mut sc = spec(Kind::Org, variant);
+        let mut sc = spec(Kind::Organization, variant);
         sc.holder = "測試國民小學".into();
         sc.agency_oid = Some("2.16.886.111.90005.90003.100004".into());
         let card = sim.new_card(&sc, now).unwrap();
@@ -259,13 +261,13 @@ fn profiles_variants_and_revocation() {
         );
     }
     // A school OID is refused for a GCA card and a GCA OID for a school card.
-    let mut wrong = spec(Kind::Org, Variant::School);
+    let mut wrong = spec(Kind::Organization, Variant::School);
     wrong.agency_oid = Some("2.16.886.101.20003".into());
     assert!(sim.new_card(&wrong, now).is_err());
 
     // The other real profiles.
     let unit = profile::parse(
-        &sim.new_card(&spec(Kind::Org, Variant::Unit), now)
+        &sim.new_card(&spec(Kind::Organization, Variant::Unit), now)
             .unwrap()
             .sign_cert_der(),
     )

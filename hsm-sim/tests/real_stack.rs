@@ -206,7 +206,7 @@ fn two_cards_in_two_readers() {
     let e = env();
     let a = natural(&e.sim, "王小明", "A123456789", "123456");
     let spec = NewCard {
-        kind: Kind::Org,
+        kind: Kind::Organization,
         holder: "交通部公路局".into(),
         national_id: None,
         agency_oid: Some("2.16.886.101.20003.20065.20021".into()),

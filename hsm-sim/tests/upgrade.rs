@@ -57,7 +57,7 @@ fn an_older_state_is_completed_and_keeps_its_names() {
         .new_card(&spec(Kind::Natural, Variant::G3), now)
         .unwrap();
     let school = sim
-        .new_card(&spec(Kind::Org, Variant::School), now)
+        .new_card(&spec(Kind::Organization, Variant::School), now)
         .unwrap();
     let after = sim
         .new_card(&spec(Kind::Natural, Variant::Good), now)

@@ -63,7 +63,7 @@ fn natural(sim: &Sim, name: &str, id: &str, variant: Variant) -> String {
 }
 
 fn org(sim: &Sim, agency: &str, oid: &str, variant: Variant) -> String {
-    issue(sim, CardKind::Org, agency, oid, variant).number
+    issue(sim, CardKind::Organization, agency, oid, variant).number
 }
 
 impl Env {

@@ -17,24 +17,20 @@ pub struct CardSetup {
     pub portal_origin: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CardKindView {
-    Natural,
-    Organization,
-}
+pub use ecpa_cardproto::kind::CardKind;
 
 /// The result of looking a certificate up before asking for the PIN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertLookup {
     pub bound: bool,
     /// What the certificate's profile says it is (`None`: neither profile).
-    pub kind: Option<CardKindView>,
+    pub kind: Option<CardKind>,
 }
 
 /// Step 3 of the upload: what the user confirms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindPreview {
-    pub kind: CardKindView,
+    pub kind: CardKind,
     /// Holder name (natural) or agency name (organization).
     pub holder: String,
     pub card_number: String,
@@ -53,7 +49,7 @@ pub struct BindPreview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoundCert {
     pub id: String,
-    pub kind: CardKindView,
+    pub kind: CardKind,
     pub subject: String,
     pub card_number: String,
     pub valid_to: String,
@@ -89,7 +85,7 @@ pub mod server {
             ctx: &RequestCtx,
             account: &str,
             password: &str,
-            kind: CardKindView,
+            kind: CardKind,
         ) -> Result<Vec<String>, ApiError>;
         async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> Result<(), ApiError>;
         async fn bind_verify(
@@ -147,11 +143,7 @@ pub async fn cert_login(token: ProofToken) -> Result<(), ApiError> {
 
 /// Upload, method 1, step 1: the ECPA account and password.
 #[server(endpoint = "bind_start")]
-pub async fn bind_start(
-    account: String,
-    password: String,
-    kind: CardKindView,
-) -> Result<(), ApiError> {
+pub async fn bind_start(account: String, password: String, kind: CardKind) -> Result<(), ApiError> {
     let ctx = request_ctx()?;
     let cookies = port::<dyn CardBackend>()?
         .bind_start(&ctx, &account, &password, kind)

@@ -2,7 +2,7 @@
 //! it is bound; bound → 「請輸入您的 PIN Code」 → the card signs a `login` challenge → signed in
 //! (new session) → 我的專區. Not bound → 「找不到對應的憑證資訊…」 → the upload steps.
 
-use crate::api::card::{cert_login, get_card_setup, lookup_certificate, CardKindView, CardSetup};
+use crate::api::card::{cert_login, get_card_setup, lookup_certificate, CardKind, CardSetup};
 use crate::card_client::{self, Relay};
 use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure};
 use crate::error::ApiError;
@@ -26,7 +26,7 @@ enum Stage {
     },
     SignedIn,
     NotBound {
-        kind: Option<CardKindView>,
+        kind: Option<CardKind>,
     },
     Problem(Outcome),
     Refused(String),
@@ -150,7 +150,7 @@ fn CertLoginFlow(setup: CardSetup) -> impl IntoView {
                 Stage::SignedIn => view! { <p role="status" id="cert-signed-in">"登入成功，前往我的專區…"</p> }.into_any(),
                 Stage::NotBound { kind } => {
                     let href = match kind {
-                        Some(CardKindView::Organization) => "/cert/upload/organization",
+                        Some(CardKind::Organization) => "/cert/upload/organization",
                         _ => "/cert/upload/natural",
                     };
                     view! {

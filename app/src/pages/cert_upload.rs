@@ -5,7 +5,7 @@
 
 use crate::api::card::{
     bind_confirm, bind_start, bind_start_signed_in, bind_verify, get_card_setup, BindPreview,
-    CardKindView, CardSetup,
+    CardKind, CardSetup,
 };
 use crate::card_client::Relay;
 use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure, Steps};
@@ -30,8 +30,8 @@ pub enum Method {
 pub fn CertUploadPage() -> impl IntoView {
     let params = use_params_map();
     let kind = move || match params.with(|p| p.get("kind")).as_deref() {
-        Some("organization") => Some(CardKindView::Organization),
-        Some("natural") => Some(CardKindView::Natural),
+        Some("organization") => Some(CardKind::Organization),
+        Some("natural") => Some(CardKind::Natural),
         _ => None,
     };
     view! {
@@ -45,11 +45,11 @@ pub fn CertUploadPage() -> impl IntoView {
 /// `/my/cert-upload` (method 2, natural-person certificate).
 #[component]
 pub fn MyCertUploadPage() -> impl IntoView {
-    view! { <UploadShell kind=CardKindView::Natural method=Method::SignedIn/> }
+    view! { <UploadShell kind=CardKind::Natural method=Method::SignedIn/> }
 }
 
 #[component]
-fn UploadShell(kind: CardKindView, method: Method) -> impl IntoView {
+fn UploadShell(kind: CardKind, method: Method) -> impl IntoView {
     let setup = Resource::new(|| (), |_| get_card_setup());
     let title = format!("{}上傳", card_kind_label(kind));
     view! {
@@ -79,7 +79,7 @@ enum Status {
 }
 
 #[component]
-fn UploadFlow(setup: CardSetup, kind: CardKindView, method: Method) -> impl IntoView {
+fn UploadFlow(setup: CardSetup, kind: CardKind, method: Method) -> impl IntoView {
     let (first_step, labels): (u8, Vec<&'static str>) = match method {
         Method::WithPassword => (
             1,
@@ -163,7 +163,7 @@ fn UploadFlow(setup: CardSetup, kind: CardKindView, method: Method) -> impl Into
     let confirm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         status.set(Status::Busy);
-        let org = kind == CardKindView::Organization;
+        let org = kind == CardKind::Organization;
         let (e, n) = (email.get_untracked(), note.get_untracked());
         let e = (org && !e.trim().is_empty()).then_some(e);
         let n = (org && !n.trim().is_empty()).then_some(n);
@@ -233,7 +233,7 @@ fn UploadFlow(setup: CardSetup, kind: CardKindView, method: Method) -> impl Into
                         contact_email: None,
                         account: String::new(),
                     });
-                    let org = kind == CardKindView::Organization;
+                    let org = kind == CardKind::Organization;
                     let id_label = if org { "機關 OID" } else { "身分證末四碼" };
                     view! {
                         <form class="upload-confirm" on:submit=confirm>

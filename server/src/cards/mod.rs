@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use ecpa_app::{
     api::{
-        card::{server::CardBackend, BindPreview, BoundCert, CardKindView, CardSetup, CertLookup},
+        card::{server::CardBackend, BindPreview, BoundCert, CardSetup, CertLookup},
         context::{LoginGranted, RequestCtx},
     },
     error::ApiError,
@@ -47,18 +47,16 @@ pub const FLOW_TTL: Duration = Duration::minutes(15);
 
 // ---- storage -----------------------------------------------------------------------------
 
-fn kind_str(k: CardKind) -> &'static str {
-    match k {
-        CardKind::Natural => "natural",
-        CardKind::Organization => "org",
-    }
+/// A stored kind (anything but `org` is a natural-person card, as it always was).
+fn kind_of(stored: &str) -> CardKind {
+    CardKind::from_stored(stored).unwrap_or(CardKind::Natural)
 }
 
-fn kind_view(k: &str) -> CardKindView {
-    if k == "org" {
-        CardKindView::Organization
-    } else {
-        CardKindView::Natural
+/// The right that lets a person upload a card of this kind.
+fn upload_right(kind: CardKind) -> Right {
+    match kind {
+        CardKind::Natural => Right::NaturalCertificateUpload,
+        CardKind::Organization => Right::OrganizationCertificateUpload,
     }
 }
 
@@ -269,10 +267,7 @@ impl Portal {
         checked: &CheckedCert,
     ) -> std::result::Result<(), ApiError> {
         let now = self.now();
-        let right = match checked.kind {
-            CardKind::Natural => Right::NaturalCertificateUpload,
-            CardKind::Organization => Right::OrganizationCertificateUpload,
-        };
+        let right = upload_right(checked.kind);
         eligibility::decide(right, current.map(|c| &c.record), now).map_err(|refusal| {
             ApiError::NotEligible {
                 refusal,
@@ -364,17 +359,8 @@ impl Portal {
     }
 
     /// An upload started for this browser session (replacing any earlier one).
-    fn start_flow(
-        &self,
-        batch: &mut Batch,
-        session_hash: &str,
-        account_id: &str,
-        kind: CardKindView,
-    ) {
-        let k = match kind {
-            CardKindView::Natural => "natural",
-            CardKindView::Organization => "org",
-        };
+    fn start_flow(&self, batch: &mut Batch, session_hash: &str, account_id: &str, kind: CardKind) {
+        let k = kind.as_str();
         batch
             .push(Stmt::new(
                 "DELETE FROM bind_flows WHERE session_hash = $1",
@@ -395,14 +381,11 @@ impl Portal {
     async fn precheck(
         &self,
         account_id: &str,
-        kind: CardKindView,
+        kind: CardKind,
     ) -> std::result::Result<(), ApiError> {
         let now = self.now();
         let current = self.current_record(account_id).await?;
-        let right = match kind {
-            CardKindView::Natural => Right::NaturalCertificateUpload,
-            CardKindView::Organization => Right::OrganizationCertificateUpload,
-        };
+        let right = upload_right(kind);
         eligibility::decide(right, current.as_ref().map(|c| &c.record), now)
             .map(|_| ())
             .map_err(|refusal| ApiError::NotEligible {
@@ -420,7 +403,7 @@ impl Portal {
     ) -> std::result::Result<BindPreview, ApiError> {
         let checked = self.verify_proof(ctx, token, Purpose::Bind).await?;
         let card_number = ecpa_cardproto::token::card_number(&token.card_sn);
-        if kind_str(checked.kind) != f.kind {
+        if CardKind::as_str(checked.kind) != f.kind {
             return Err(refused(ProofRefusal::WrongCertificateType));
         }
         self.card_rules(&f.account_id, &checked).await?;
@@ -455,7 +438,7 @@ impl Portal {
                 .unwrap_or_default()
         };
         Ok(BindPreview {
-            kind: kind_view(kind_str(checked.kind)),
+            kind: kind_of(CardKind::as_str(checked.kind)),
             holder: p.common_name.clone().unwrap_or_default(),
             card_number: card_number.unwrap_or_default(),
             issuer: p.issuer.clone(),
@@ -490,7 +473,7 @@ impl Portal {
             .map(|r| {
                 Ok(BoundCert {
                     id: r.try_get("id")?,
-                    kind: kind_view(&r.try_get::<String, _>("kind")?),
+                    kind: kind_of(&r.try_get::<String, _>("kind")?),
                     subject: r.try_get("subject")?,
                     card_number: r
                         .try_get::<Option<String>, _>("card_number")?
@@ -572,11 +555,11 @@ impl CardBackend for Portal {
             .ok()
             .and_then(|p| match p.subject_type.as_deref() {
                 Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT) => {
-                    Some(CardKindView::Natural)
+                    Some(CardKind::Natural)
                 }
                 Some(
                     oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL,
-                ) => Some(CardKindView::Organization),
+                ) => Some(CardKind::Organization),
                 _ => None,
             });
         Ok(CertLookup { bound: n > 0, kind })
@@ -617,7 +600,7 @@ impl CardBackend for Portal {
         ctx: &RequestCtx,
         account: &str,
         password: &str,
-        kind: CardKindView,
+        kind: CardKind,
     ) -> std::result::Result<Vec<String>, ApiError> {
         self.trust_store()?;
         let acct = self
@@ -634,13 +617,13 @@ impl CardBackend for Portal {
     async fn bind_start_signed_in(&self, ctx: &RequestCtx) -> std::result::Result<(), ApiError> {
         self.trust_store()?;
         let me = self.require_signed_in(ctx).await?;
-        self.precheck(me.id(), CardKindView::Natural).await?;
+        self.precheck(me.id(), CardKind::Natural).await?;
         let mut batch = Batch::new();
         self.start_flow(
             &mut batch,
             &me.session().id_hash,
             me.id(),
-            CardKindView::Natural,
+            CardKind::Natural,
         );
         batch.commit(&self.db).await?;
         Ok(())
