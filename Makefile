@@ -34,9 +34,13 @@ build-debug:
 
 ## The whole suite: formatting, lints, unit + integration tests (SQLite and a throw-away
 ## PostgreSQL), and the browser tests.
-test: fmt-check clippy build-debug unit e2e dev-reload
+test: fmt-check clippy deps-check build-debug unit e2e dev-reload
 
-lint: fmt-check clippy
+lint: fmt-check clippy deps-check
+
+## No dependency declared and unused (cargo-machete, installed by `make setup`).
+deps-check:
+	.tools/bin/cargo-machete
 
 fmt-check:
 	cargo fmt --all -- --check

@@ -56,6 +56,12 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# Unused-dependency check of `make test` (project-local, pinned).
+if ! "$TOOLS/bin/cargo-machete" --version 2>/dev/null | grep -q '0.9.2'; then
+  log "installing cargo-machete 0.9.2 (about a minute)"
+  cargo install cargo-machete --version 0.9.2 --locked --root "$TOOLS"
+fi
+
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock 2>/dev/null || true)
 if [ -n "$WBG_VERSION" ]; then
