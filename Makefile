@@ -6,7 +6,7 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt-check clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
+.PHONY: setup run dev build build-debug test lint fmt fmt-check deps-check clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
@@ -42,8 +42,15 @@ lint: fmt-check clippy deps-check
 deps-check:
 	.tools/bin/cargo-machete
 
+## Formats everything (leptosfmt for the view! macros, then rustfmt).
+fmt:
+	.tools/bin/leptosfmt app/src e2e
+	cargo fmt --all
+
+## rustfmt, and leptosfmt for the view! macros rustfmt does not touch.
 fmt-check:
 	cargo fmt --all -- --check
+	.tools/bin/leptosfmt --check app/src e2e
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings

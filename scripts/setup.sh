@@ -56,6 +56,12 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# The view! macros' formatter of `make test` (project-local, pinned).
+if ! "$TOOLS/bin/leptosfmt" --version 2>/dev/null | grep -q '0.1.33'; then
+  log "installing leptosfmt 0.1.33 (about a minute)"
+  cargo install leptosfmt --version 0.1.33 --locked --root "$TOOLS"
+fi
+
 # Unused-dependency check of `make test` (project-local, pinned).
 if ! "$TOOLS/bin/cargo-machete" --version 2>/dev/null | grep -q '0.9.2'; then
   log "installing cargo-machete 0.9.2 (about a minute)"

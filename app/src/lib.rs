@@ -47,14 +47,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="zh-Hant-TW">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -121,41 +121,57 @@ pub fn App() -> impl IntoView {
     set_content_security_policy();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/ecpa.css"/>
-        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
-        <Meta name="description" content="行政院人事行政總處 eCPA人事服務網"/>
-        <Title formatter=|t: String| page_title(&t)/>
+        <Stylesheet id="leptos" href="/pkg/ecpa.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Meta name="description" content="行政院人事行政總處 eCPA人事服務網" />
+        <Title formatter=|t: String| page_title(&t) />
         <Router>
             <Layout>
                 <Routes fallback=NotFoundPage>
                     // Pages that load data render whole on the server (async mode), so
                     // they work in a browser without JavaScript too.
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/my") view=MyAreaPage ssr=SsrMode::Async/>
-                    <Route path=path!("/apps/:code") view=AppLaunchPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login/certificate") view=CertLoginPage/>
-                    <Route path=path!("/cert/upload/:kind") view=CertUploadPage/>
-                    <Route path=path!("/my/cert-upload") view=MyCertUploadPage/>
-                    <Route path=path!("/help/card-agent") view=HelpCardAgentPage/>
-                    <Route path=path!("/password/forgot") view=ForgotPasswordPage/>
-                    <Route path=path!("/password/reset") view=ResetPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/password/done") view=ResetDonePage/>
-                    <Route path=path!("/announcements") view=AnnouncementsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/announcements/search") view=SearchPage ssr=SsrMode::Async/>
-                    <Route path=path!("/announcements/:id") view=AnnouncementPage ssr=SsrMode::Async/>
-                    <Route path=path!("/polls") view=PollsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/agencies") view=AgenciesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/help/start") view=GuidePage/>
-                    <Route path=path!("/help/manual") view=ManualPage/>
-                    <Route path=path!("/faq") view=FaqListPage ssr=SsrMode::Async/>
-                    <Route path=path!("/faq/:id") view=FaqPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/announcements") view=AdminAnnouncementsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/announcements/:id") view=AdminAnnouncementEditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/polls") view=AdminPollsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/links") view=AdminLinksPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/faq") view=AdminFaqPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/apps") view=AdminAppsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/my") view=MyAreaPage ssr=SsrMode::Async />
+                    <Route path=path!("/apps/:code") view=AppLaunchPage ssr=SsrMode::Async />
+                    <Route path=path!("/login/certificate") view=CertLoginPage />
+                    <Route path=path!("/cert/upload/:kind") view=CertUploadPage />
+                    <Route path=path!("/my/cert-upload") view=MyCertUploadPage />
+                    <Route path=path!("/help/card-agent") view=HelpCardAgentPage />
+                    <Route path=path!("/password/forgot") view=ForgotPasswordPage />
+                    <Route
+                        path=path!("/password/reset")
+                        view=ResetPasswordPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/password/done") view=ResetDonePage />
+                    <Route path=path!("/announcements") view=AnnouncementsPage ssr=SsrMode::Async />
+                    <Route path=path!("/announcements/search") view=SearchPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/announcements/:id")
+                        view=AnnouncementPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/polls") view=PollsPage ssr=SsrMode::Async />
+                    <Route path=path!("/agencies") view=AgenciesPage ssr=SsrMode::Async />
+                    <Route path=path!("/help/start") view=GuidePage />
+                    <Route path=path!("/help/manual") view=ManualPage />
+                    <Route path=path!("/faq") view=FaqListPage ssr=SsrMode::Async />
+                    <Route path=path!("/faq/:id") view=FaqPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminHomePage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/admin/announcements")
+                        view=AdminAnnouncementsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/announcements/:id")
+                        view=AdminAnnouncementEditPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/admin/polls") view=AdminPollsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/links") view=AdminLinksPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/faq") view=AdminFaqPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/apps") view=AdminAppsPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

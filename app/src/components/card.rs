@@ -95,29 +95,56 @@ pub fn AgentProblem(
     let retry = move |_| on_retry.run(());
     let actions = match action {
         AgentAction::InstallGuide => view! {
-            <A href="/help/card-agent" attr:class="btn btn--secondary" attr:id="agent-install-guide">"新手上路：安裝讀卡元件"</A>
-            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>"重試"</button>
+            <A
+                href="/help/card-agent"
+                attr:class="btn btn--secondary"
+                attr:id="agent-install-guide"
+            >
+                "新手上路：安裝讀卡元件"
+            </A>
+            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>
+                "重試"
+            </button>
         }
         .into_any(),
         AgentAction::TrustSite => view! {
-            <button type="button" class="btn btn--primary" id="agent-trust-site" on:click=trust>"將本網站加入信任的網站"</button>
-            <button type="button" class="btn btn--secondary" id="agent-retry" on:click=retry>"重試"</button>
+            <button type="button" class="btn btn--primary" id="agent-trust-site" on:click=trust>
+                "將本網站加入信任的網站"
+            </button>
+            <button type="button" class="btn btn--secondary" id="agent-retry" on:click=retry>
+                "重試"
+            </button>
         }
         .into_any(),
         AgentAction::UnlockCard => view! {
-            <a class="btn btn--secondary" href="https://moica.nat.gov.tw/" rel="noopener noreferrer" target="_blank">"前往內政部憑證管理中心"</a>
+            <a
+                class="btn btn--secondary"
+                href="https://moica.nat.gov.tw/"
+                rel="noopener noreferrer"
+                target="_blank"
+            >
+                "前往內政部憑證管理中心"
+            </a>
         }
         .into_any(),
         AgentAction::ReenterPin | AgentAction::Retry => view! {
-            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>"重試"</button>
+            <button type="button" class="btn btn--primary" id="agent-retry" on:click=retry>
+                "重試"
+            </button>
         }
         .into_any(),
     };
     view! {
-        <div class="notice notice--error agent-problem" role="alert" data-outcome=format!("{outcome:?}")>
+        <div
+            class="notice notice--error agent-problem"
+            role="alert"
+            data-outcome=format!("{outcome:?}")
+        >
             <p id="agent-message">{message}</p>
             <p class="actions">{actions}</p>
-            <p class="hint" aria-live="polite" id="agent-trust-note">{move || trust_note.get()}</p>
+            <p class="hint" aria-live="polite" id="agent-trust-note">
+                {move || trust_note.get()}
+            </p>
         </div>
     }
 }
@@ -168,13 +195,32 @@ pub fn PinDialog(
         }
     };
     let shown_error = move || local_error.get().or_else(|| error.get());
+    // Which site the PIN is typed on (the address bar's host; #16.11).
+    let site_hint = move || {
+        site.get().map(|host| {
+            view! {
+                <p class="hint pin-dialog__site" id="pin-site">
+                    "您正在 "
+                    <strong>{host}</strong>
+                    " 輸入 PIN Code。請確認瀏覽器網址列是 eCPA 人事服務網的網址；其他網站要求您以卡片簽章時，請勿輸入。"
+                </p>
+            }
+        })
+    };
     let class = if modal {
         "pin-dialog pin-dialog--modal"
     } else {
         "pin-dialog"
     };
     view! {
-        <div class=class role="dialog" aria-modal=modal.to_string() aria-labelledby="pin-title" aria-describedby="pin-rule pin-site" on:keydown=keydown>
+        <div
+            class=class
+            role="dialog"
+            aria-modal=modal.to_string()
+            aria-labelledby="pin-title"
+            aria-describedby="pin-rule pin-site"
+            on:keydown=keydown
+        >
             // `method="dialog"` and an input without a name: if the handler does not run
             // (scripts off, a failed hydration), the browser's own submission sends nothing
             // anywhere and navigates nowhere; the PIN only ever goes to `on_ok`.
@@ -195,18 +241,39 @@ pub fn PinDialog(
                         disabled=move || busy.get()
                     />
                 </div>
-                <p class="hint" id="pin-rule">{PIN_RULE}</p>
-                {move || site.get().map(|host| view! {
-                    <p class="hint pin-dialog__site" id="pin-site">
-                        "您正在 "<strong>{host}</strong>" 輸入 PIN Code。請確認瀏覽器網址列是 eCPA 人事服務網的網址；其他網站要求您以卡片簽章時，請勿輸入。"
-                    </p>
-                })}
-                <p class="form-error" role="alert" id="pin-error">{shown_error}</p>
+                <p class="hint" id="pin-rule">
+                    {PIN_RULE}
+                </p>
+                {site_hint}
+                <p class="form-error" role="alert" id="pin-error">
+                    {shown_error}
+                </p>
                 <p class="actions">
-                    <button type="submit" class="btn btn--primary" id="pin-ok" disabled=move || busy.get()>
-                        {move || if busy.get() { "卡片簽章中，請勿取出卡片…" } else { "確定" }}
+                    <button
+                        type="submit"
+                        class="btn btn--primary"
+                        id="pin-ok"
+                        disabled=move || busy.get()
+                    >
+                        {move || {
+                            if busy.get() {
+                                "卡片簽章中，請勿取出卡片…"
+                            } else {
+                                "確定"
+                            }
+                        }}
                     </button>
-                    <button type="button" class="btn btn--secondary" id="pin-cancel" on:click=move |_| { pin.set(String::new()); on_cancel.run(()) }>"取消"</button>
+                    <button
+                        type="button"
+                        class="btn btn--secondary"
+                        id="pin-cancel"
+                        on:click=move |_| {
+                            pin.set(String::new());
+                            on_cancel.run(())
+                        }
+                    >
+                        "取消"
+                    </button>
                 </p>
             </form>
         </div>
@@ -230,10 +297,16 @@ pub fn Steps(current: Signal<u8>, labels: Vec<&'static str>) -> impl IntoView {
                     }
                     aria-current=move || (current.get() == n).then_some("step")
                 >
-                    <span class="steps__n">{n}</span>" "{label}
+                    <span class="steps__n">{n}</span>
+                    " "
+                    {label}
                 </li>
             }
         })
         .collect_view();
-    view! { <ol class="steps" aria-label="上傳步驟">{items}</ol> }
+    view! {
+        <ol class="steps" aria-label="上傳步驟">
+            {items}
+        </ol>
+    }
 }

@@ -36,14 +36,29 @@ pub fn AnnouncementList(items: Vec<AnnouncementItem>, #[prop(into)] id: String) 
                 <li class="ann" data-id=a.id.to_string()>
                     <span class="ann__cat">{a.category.label()}</span>
                     " - "
-                    <A href=href attr:class="ann__title">{a.title}</A>
-                    {a.hot.then(|| view! { <strong class="hot" aria-label="熱門">"HOT"</strong> })}
+                    <A href=href attr:class="ann__title">
+                        {a.title}
+                    </A>
+                    {a
+                        .hot
+                        .then(|| {
+                            view! {
+                                <strong class="hot" aria-label="熱門">
+                                    "HOT"
+                                </strong>
+                            }
+                        })}
                     <time class="ann__date">{a.published}</time>
                 </li>
             }
         })
         .collect_view();
-    view! { <ul class="ann-list" id=id>{rows}</ul> }.into_any()
+    view! {
+        <ul class="ann-list" id=id>
+            {rows}
+        </ul>
+    }
+    .into_any()
 }
 
 /// 第 n / m 頁 with previous / next links; `href(page)` builds each link.
@@ -56,9 +71,25 @@ pub fn Pager(page: u32, pages: u32, href: impl Fn(u32) -> String + 'static) -> i
     let next = (page < pages).then(|| href(page + 1));
     view! {
         <nav class="pager" aria-label="分頁">
-            {prev.map(|h| view! { <A href=h attr:rel="prev" attr:id="page-prev">"上一頁"</A> })}
-            <span aria-current="page" id="page-status">{format!("第 {page} / {pages} 頁")}</span>
-            {next.map(|h| view! { <A href=h attr:rel="next" attr:id="page-next">"下一頁"</A> })}
+            {prev
+                .map(|h| {
+                    view! {
+                        <A href=h attr:rel="prev" attr:id="page-prev">
+                            "上一頁"
+                        </A>
+                    }
+                })}
+            <span aria-current="page" id="page-status">
+                {format!("第 {page} / {pages} 頁")}
+            </span>
+            {next
+                .map(|h| {
+                    view! {
+                        <A href=h attr:rel="next" attr:id="page-next">
+                            "下一頁"
+                        </A>
+                    }
+                })}
         </nav>
     }
     .into_any()
@@ -88,37 +119,59 @@ pub fn PollPanel(poll: PollView) -> impl IntoView {
             {move || {
                 let p = current.get();
                 if p.show_results() {
-                    view! { <PollResults poll=p/> }.into_any()
+                    view! { <PollResults poll=p /> }.into_any()
                 } else if !p.signed_in {
-                    let opts = p.options.iter().map(|o| view! { <li>{o.label.clone()}</li> }).collect_view();
+                    let opts = p
+                        .options
+                        .iter()
+                        .map(|o| view! { <li>{o.label.clone()}</li> })
+                        .collect_view();
                     view! {
                         <ol class="poll__options">{opts}</ol>
-                        <p class="hint" id="poll-sign-in">"登入後即可投票，每個帳號限投一次。"</p>
-                    }.into_any()
+                        <p class="hint" id="poll-sign-in">
+                            "登入後即可投票，每個帳號限投一次。"
+                        </p>
+                    }
+                        .into_any()
                 } else {
                     let labelled = format!("poll-q-{}", p.id);
-                    let opts = p.options.iter().map(|o| {
-                        let id = format!("opt-{}", o.id);
-                        view! {
-                            <li>
-                                <input type="radio" name="option_id" id=id.clone() value=o.id.clone() required/>
-                                <label for=id>{o.label.clone()}</label>
-                            </li>
-                        }
-                    }).collect_view();
+                    let opts = p
+                        .options
+                        .iter()
+                        .map(|o| {
+                            let id = format!("opt-{}", o.id);
+                            view! {
+                                <li>
+                                    <input
+                                        type="radio"
+                                        name="option_id"
+                                        id=id.clone()
+                                        value=o.id.clone()
+                                        required
+                                    />
+                                    <label for=id>{o.label.clone()}</label>
+                                </li>
+                            }
+                        })
+                        .collect_view();
                     view! {
                         <ActionForm action=vote attr:class="poll__form">
-                            <input type="hidden" name="poll_id" value=p.id.clone()/>
+                            <input type="hidden" name="poll_id" value=p.id.clone() />
                             <fieldset aria-labelledby=labelled>
                                 <legend class="visually-hidden">"請選擇一個選項"</legend>
                                 <ul class="poll__choices">{opts}</ul>
                             </fieldset>
-                            <button type="submit" class="btn btn--primary" id="vote-submit">"投票"</button>
+                            <button type="submit" class="btn btn--primary" id="vote-submit">
+                                "投票"
+                            </button>
                         </ActionForm>
-                    }.into_any()
+                    }
+                        .into_any()
                 }
             }}
-            <p class="form-error" role="alert" id="vote-error">{error}</p>
+            <p class="form-error" role="alert" id="vote-error">
+                {error}
+            </p>
         </div>
     }
 }
@@ -146,7 +199,9 @@ pub fn PollResults(poll: PollView) -> impl IntoView {
         .collect_view();
     view! {
         <div class="poll-results">
-            <ul class="bars" aria-label="投票結果">{rows}</ul>
+            <ul class="bars" aria-label="投票結果">
+                {rows}
+            </ul>
             <p class="hint" id="poll-total">
                 {format!("共 {total} 票")}
                 {poll.closed.then_some("，投票已結束")}
@@ -157,10 +212,19 @@ pub fn PollResults(poll: PollView) -> impl IntoView {
 
 /// Loading text and error text, the same on every content page.
 pub fn loading() -> impl IntoView {
-    view! { <p class="loading" aria-busy="true">"載入中…"</p> }
+    view! {
+        <p class="loading" aria-busy="true">
+            "載入中…"
+        </p>
+    }
 }
 
 pub fn failed(e: ApiError) -> AnyView {
     crate::error::set_page_status(&e);
-    view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any()
+    view! {
+        <p class="form-error" role="alert">
+            {e.message()}
+        </p>
+    }
+    .into_any()
 }

@@ -14,7 +14,9 @@ pub fn Layout(children: Children) -> impl IntoView {
     });
 
     view! {
-        <a class="skip-link" href="#main">"跳至主要內容"</a>
+        <a class="skip-link" href="#main">
+            "跳至主要內容"
+        </a>
         <header class="site-header">
             <div class="site-header__inner">
                 <A href="/" attr:class="brand">
@@ -24,11 +26,23 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
             <nav class="site-nav" aria-label="主選單">
                 <ul>
-                    <li><A href="/" exact=true>"首頁"</A></li>
-                    <li><A href="/announcements">"最新公告"</A></li>
-                    <li><A href="/polls">"主題投票"</A></li>
-                    <li><A href="/agencies">"機關組織"</A></li>
-                    <li><A href="/my">"我的專區"</A></li>
+                    <li>
+                        <A href="/" exact=true>
+                            "首頁"
+                        </A>
+                    </li>
+                    <li>
+                        <A href="/announcements">"最新公告"</A>
+                    </li>
+                    <li>
+                        <A href="/polls">"主題投票"</A>
+                    </li>
+                    <li>
+                        <A href="/agencies">"機關組織"</A>
+                    </li>
+                    <li>
+                        <A href="/my">"我的專區"</A>
+                    </li>
                 </ul>
             </nav>
         </header>
@@ -37,7 +51,9 @@ pub fn Layout(children: Children) -> impl IntoView {
         </main>
         <footer class="site-footer">
             <p>"行政院人事行政總處 eCPA人事服務網"</p>
-            <p class="site-footer__small">"本網站為開放原始碼重建版本；建議使用最新版瀏覽器。"</p>
+            <p class="site-footer__small">
+                "本網站為開放原始碼重建版本；建議使用最新版瀏覽器。"
+            </p>
         </footer>
     }
 }

@@ -26,7 +26,7 @@ pub fn LoginBox(#[prop(optional, into)] next: Option<String>) -> impl IntoView {
         <section class="card login-box" aria-labelledby="login-title">
             <h2 id="login-title">"登入系統"</h2>
             <ActionForm action=login attr:class="login-form">
-                <input type="hidden" name="next" value=next.unwrap_or_default()/>
+                <input type="hidden" name="next" value=next.unwrap_or_default() />
                 <div class="field">
                     <label for="login-account">"帳號"</label>
                     <input
@@ -68,7 +68,12 @@ pub fn LoginBox(#[prop(optional, into)] next: Option<String>) -> impl IntoView {
                 <p class="form-error" role="alert" aria-live="assertive" id="login-error">
                     {move || error().map(|e| e.message())}
                 </p>
-                <button type="submit" class="btn btn--primary" id="login-submit" disabled=move || pending.get()>
+                <button
+                    type="submit"
+                    class="btn btn--primary"
+                    id="login-submit"
+                    disabled=move || pending.get()
+                >
                     {move || if pending.get() { "登入中…" } else { "登入" }}
                 </button>
             </ActionForm>

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 pub fn AgenciesPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| load_agencies());
     view! {
-        <Title text="機關組織"/>
+        <Title text="機關組織" />
         <section class="card" aria-labelledby="agencies-title">
             <h1 id="agencies-title">"機關組織"</h1>
             <p class="hint">"依人事資料庫之機關代碼與上級機關排列。"</p>
@@ -17,8 +17,17 @@ pub fn AgenciesPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => failed(e),
-                        Ok(tree) if tree.is_empty() => view! { <p>"尚無機關資料。"</p> }.into_any(),
-                        Ok(tree) => view! { <ul class="tree" id="agency-tree">{branches(tree)}</ul> }.into_any(),
+                        Ok(tree) if tree.is_empty() => {
+                            view! { <p>"尚無機關資料。"</p> }.into_any()
+                        }
+                        Ok(tree) => {
+                            view! {
+                                <ul class="tree" id="agency-tree">
+                                    {branches(tree)}
+                                </ul>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Suspense>
@@ -37,7 +46,8 @@ fn branches(nodes: Vec<AgencyNode>) -> AnyView {
             view! {
                 <li data-code=n.code.clone()>
                     <span class="tree__name">{n.name}</span>
-                    " "<span class="tree__code">{format!("（{}）", n.code)}</span>
+                    " "
+                    <span class="tree__code">{format!("（{}）", n.code)}</span>
                     {kids}
                 </li>
             }

@@ -20,13 +20,24 @@ pub fn AnnouncementsPage() -> impl IntoView {
     let args = move || query.with(|q| (q.get("category"), page_of(q)));
     let data = Resource::new(args, |(c, p)| list_announcements(c, Some(p)));
     view! {
-        <Title text="最新公告"/>
+        <Title text="最新公告" />
         <section class="card" aria-labelledby="ann-title">
             <h1 id="ann-title">"最新公告"</h1>
             <form method="get" action="/announcements/search" role="search" class="search-form">
-                <label for="search-q" class="visually-hidden">"搜尋公告關鍵字"</label>
-                <input id="search-q" name="q" type="search" maxlength="100" required placeholder="公告搜尋"/>
-                <button type="submit" class="btn btn--secondary">"搜尋"</button>
+                <label for="search-q" class="visually-hidden">
+                    "搜尋公告關鍵字"
+                </label>
+                <input
+                    id="search-q"
+                    name="q"
+                    type="search"
+                    maxlength="100"
+                    required
+                    placeholder="公告搜尋"
+                />
+                <button type="submit" class="btn btn--secondary">
+                    "搜尋"
+                </button>
             </form>
             <Suspense fallback=loading>
                 {move || Suspend::new(async move {
@@ -52,15 +63,25 @@ pub fn AnnouncementsPage() -> impl IntoView {
                                 .collect_view();
                             let code = current.map(|c| c.code().to_string());
                             view! {
-                                <nav aria-label="公告類別"><ul class="tabs" id="category-tabs">{tabs}</ul></nav>
-                                <p class="hint" id="ann-total">{format!("共 {} 則", p.total)}</p>
-                                <AnnouncementList items=p.items id="announcement-list"/>
-                                <Pager page=p.page pages=p.pages href=move |n| match &code {
-                                    Some(c) => format!("/announcements?category={c}&page={n}"),
-                                    None => format!("/announcements?page={n}"),
-                                }/>
+                                <nav aria-label="公告類別">
+                                    <ul class="tabs" id="category-tabs">
+                                        {tabs}
+                                    </ul>
+                                </nav>
+                                <p class="hint" id="ann-total">
+                                    {format!("共 {} 則", p.total)}
+                                </p>
+                                <AnnouncementList items=p.items id="announcement-list" />
+                                <Pager
+                                    page=p.page
+                                    pages=p.pages
+                                    href=move |n| match &code {
+                                        Some(c) => format!("/announcements?category={c}&page={n}"),
+                                        None => format!("/announcements?page={n}"),
+                                    }
+                                />
                             }
-                            .into_any()
+                                .into_any()
                         }
                     }
                 })}
@@ -78,21 +99,50 @@ pub fn AnnouncementPage() -> impl IntoView {
         <Suspense fallback=loading>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <Title text="最新公告"/> {failed(e)} <p><A href="/announcements">"回公告列表"</A></p> }.into_any(),
-                    Ok(a) => view! {
-                        <Title text=a.item.title.clone()/>
-                        <article class="card prose announcement" aria-labelledby="a-title">
-                            <p class="ann__meta">
-                                <span class="ann__cat" id="a-category">{a.item.category.label()}</span>
-                                " · "<time id="a-date">{a.item.published.clone()}</time>
-                                {a.item.hot.then(|| view! { " " <strong class="hot">"HOT"</strong> })}
+                    Err(e) => {
+                        view! {
+                            <Title text="最新公告" />
+                            {failed(e)}
+                            <p>
+                                <A href="/announcements">"回公告列表"</A>
                             </p>
-                            <h1 id="a-title">{a.item.title.clone()}</h1>
-                            // Sanitised on the server (safe formatting only, no scripts).
-                            <div class="announcement__body" id="a-body" inner_html=a.body_html></div>
-                            <p><A href="/announcements">"回公告列表"</A></p>
-                        </article>
-                    }.into_any(),
+                        }
+                            .into_any()
+                    }
+                    Ok(a) => {
+                        view! {
+                            <Title text=a.item.title.clone() />
+                            <article class="card prose announcement" aria-labelledby="a-title">
+                                <p class="ann__meta">
+                                    <span class="ann__cat" id="a-category">
+                                        {a.item.category.label()}
+                                    </span>
+                                    " · "
+                                    <time id="a-date">{a.item.published.clone()}</time>
+                                    {a
+                                        .item
+                                        .hot
+                                        .then(|| {
+                                            view! {
+                                                " "
+                                                <strong class="hot">"HOT"</strong>
+                                            }
+                                        })}
+                                </p>
+                                <h1 id="a-title">{a.item.title.clone()}</h1>
+                                // Sanitised on the server (safe formatting only, no scripts).
+                                <div
+                                    class="announcement__body"
+                                    id="a-body"
+                                    inner_html=a.body_html
+                                ></div>
+                                <p>
+                                    <A href="/announcements">"回公告列表"</A>
+                                </p>
+                            </article>
+                        }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>
@@ -106,13 +156,25 @@ pub fn SearchPage() -> impl IntoView {
     let data = Resource::new(args, |(q, p)| search_announcements(q, Some(p)));
     let q_now = move || query.with(|q| q.get("q").unwrap_or_default());
     view! {
-        <Title text="公告搜尋"/>
+        <Title text="公告搜尋" />
         <section class="card" aria-labelledby="search-title">
             <h1 id="search-title">"公告搜尋"</h1>
             <form method="get" action="/announcements/search" role="search" class="search-form">
-                <label for="search-q" class="visually-hidden">"搜尋公告關鍵字"</label>
-                <input id="search-q" name="q" type="search" maxlength="100" required prop:value=q_now value=q_now/>
-                <button type="submit" class="btn btn--secondary" id="search-submit">"搜尋"</button>
+                <label for="search-q" class="visually-hidden">
+                    "搜尋公告關鍵字"
+                </label>
+                <input
+                    id="search-q"
+                    name="q"
+                    type="search"
+                    maxlength="100"
+                    required
+                    prop:value=q_now
+                    value=q_now
+                />
+                <button type="submit" class="btn btn--secondary" id="search-submit">
+                    "搜尋"
+                </button>
             </form>
             <Suspense fallback=loading>
                 {move || Suspend::new(async move {
@@ -121,31 +183,59 @@ pub fn SearchPage() -> impl IntoView {
                         Ok(r) => {
                             let q = r.query.clone();
                             let summary = if r.total == 0 {
-                                format!("找不到符合「{}」的公告，請換個關鍵字再試。", r.query)
+                                format!(
+                                    "找不到符合「{}」的公告，請換個關鍵字再試。",
+                                    r.query,
+                                )
                             } else {
                                 format!("「{}」共找到 {} 則公告", r.query, r.total)
                             };
-                            let hits = r.hits.into_iter().map(|h| {
-                                let href = format!("/announcements/{}", h.id);
-                                view! {
-                                    <li class="hit" data-id=h.id.to_string()>
-                                        <p class="ann__meta">
-                                            <span class="ann__cat">{h.category.label()}</span>
-                                            " · "<time>{h.published}</time>
-                                            {h.hot.then(|| view! { " " <strong class="hot">"HOT"</strong> })}
-                                        </p>
-                                        <A href=href attr:class="hit__title"><Highlighted segments=h.title/></A>
-                                        <p class="hit__snippet"><Highlighted segments=h.snippet/></p>
-                                    </li>
-                                }
-                            }).collect_view();
+                            let hits = r
+                                .hits
+                                .into_iter()
+                                .map(|h| {
+                                    let href = format!("/announcements/{}", h.id);
+                                    view! {
+                                        <li class="hit" data-id=h.id.to_string()>
+                                            <p class="ann__meta">
+                                                <span class="ann__cat">{h.category.label()}</span>
+                                                " · "
+                                                <time>{h.published}</time>
+                                                {h
+                                                    .hot
+                                                    .then(|| {
+                                                        view! {
+                                                            " "
+                                                            <strong class="hot">"HOT"</strong>
+                                                        }
+                                                    })}
+                                            </p>
+                                            <A href=href attr:class="hit__title">
+                                                <Highlighted segments=h.title />
+                                            </A>
+                                            <p class="hit__snippet">
+                                                <Highlighted segments=h.snippet />
+                                            </p>
+                                        </li>
+                                    }
+                                })
+                                .collect_view();
                             view! {
-                                <p role="status" id="search-summary">{summary}</p>
-                                <ol class="hits" id="search-hits">{hits}</ol>
-                                <Pager page=r.page pages=r.pages href=move |n| {
-                                    format!("/announcements/search?q={}&page={n}", encode(&q))
-                                }/>
-                            }.into_any()
+                                <p role="status" id="search-summary">
+                                    {summary}
+                                </p>
+                                <ol class="hits" id="search-hits">
+                                    {hits}
+                                </ol>
+                                <Pager
+                                    page=r.page
+                                    pages=r.pages
+                                    href=move |n| {
+                                        format!("/announcements/search?q={}&page={n}", encode(&q))
+                                    }
+                                />
+                            }
+                                .into_any()
                         }
                     }
                 })}

@@ -36,17 +36,43 @@ enum Stage {
 pub fn CertLoginPage() -> impl IntoView {
     let setup = Resource::new(|| (), |_| get_card_setup());
     view! {
-        <Title text="使用憑證登入"/>
+        <Title text="使用憑證登入" />
         <section class="card prose cert-login" aria-labelledby="cert-title">
             <h1 id="cert-title">"使用憑證登入"</h1>
-            <p>"請將自然人憑證或機關憑證插入讀卡機，並確認讀卡元件（ECPA 讀卡元件或 HiPKI 跨平台網頁元件）已啟動。"</p>
-            <noscript><p class="notice notice--error">"使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"</p></noscript>
-            <Suspense fallback=|| view! { <p class="loading" aria-busy="true">"載入中…"</p> }>
+            <p>
+                "請將自然人憑證或機關憑證插入讀卡機，並確認讀卡元件（ECPA 讀卡元件或 HiPKI 跨平台網頁元件）已啟動。"
+            </p>
+            <noscript>
+                <p class="notice notice--error">
+                    "使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"
+                </p>
+            </noscript>
+            <Suspense fallback=|| {
+                view! {
+                    <p class="loading" aria-busy="true">
+                        "載入中…"
+                    </p>
+                }
+            }>
                 {move || Suspend::new(async move {
                     match setup.await {
-                        Ok(s) if s.enabled => view! { <CertLoginFlow setup=s/> }.into_any(),
-                        Ok(_) => view! { <p class="notice" role="status">{ApiError::CardsUnavailable.message()}</p> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
+                        Ok(s) if s.enabled => view! { <CertLoginFlow setup=s /> }.into_any(),
+                        Ok(_) => {
+                            view! {
+                                <p class="notice" role="status">
+                                    {ApiError::CardsUnavailable.message()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {e.message()}
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Suspense>
@@ -134,39 +160,97 @@ fn CertLoginFlow(setup: CardSetup) -> impl IntoView {
     view! {
         <div class="cert-flow" aria-live="polite">
             {move || match stage.get() {
-                Stage::Start => view! {
-                    <p><button type="button" class="btn btn--primary" id="cert-login-start" on:click=move |_| read.run(())>"讀取卡片並登入"</button></p>
-                }.into_any(),
-                Stage::Reading => view! { <p class="loading" role="status" id="cert-reading">"讀取卡片中…"</p> }.into_any(),
-                Stage::Pin { .. } | Stage::Signing { .. } => view! {
-                    <PinDialog
-                        title="請輸入您的 PIN Code"
-                        error=pin_error
-                        busy=Signal::derive(move || matches!(stage.get(), Stage::Signing { .. }))
-                        on_ok=sign
-                        on_cancel=cancel
-                    />
-                }.into_any(),
-                Stage::SignedIn => view! { <p role="status" id="cert-signed-in">"登入成功，前往我的專區…"</p> }.into_any(),
+                Stage::Start => {
+                    view! {
+                        <p>
+                            <button
+                                type="button"
+                                class="btn btn--primary"
+                                id="cert-login-start"
+                                on:click=move |_| read.run(())
+                            >
+                                "讀取卡片並登入"
+                            </button>
+                        </p>
+                    }
+                        .into_any()
+                }
+                Stage::Reading => {
+                    view! {
+                        <p class="loading" role="status" id="cert-reading">
+                            "讀取卡片中…"
+                        </p>
+                    }
+                        .into_any()
+                }
+                Stage::Pin { .. } | Stage::Signing { .. } => {
+                    view! {
+                        <PinDialog
+                            title="請輸入您的 PIN Code"
+                            error=pin_error
+                            busy=Signal::derive(move || {
+                                matches!(stage.get(), Stage::Signing { .. })
+                            })
+                            on_ok=sign
+                            on_cancel=cancel
+                        />
+                    }
+                        .into_any()
+                }
+                Stage::SignedIn => {
+                    view! {
+                        <p role="status" id="cert-signed-in">
+                            "登入成功，前往我的專區…"
+                        </p>
+                    }
+                        .into_any()
+                }
                 Stage::NotBound { kind } => {
                     let href = match kind {
                         Some(CardKind::Organization) => "/cert/upload/organization",
                         _ => "/cert/upload/natural",
                     };
                     view! {
-                        <div class="notice" role="alertdialog" aria-labelledby="not-bound-msg" id="not-bound">
-                            <p id="not-bound-msg">"找不到對應的憑證資訊，請依下列步驟，完成憑證上傳作業"</p>
-                            <p><A href=href attr:class="btn btn--primary" attr:id="not-bound-ok">"確定"</A></p>
+                        <div
+                            class="notice"
+                            role="alertdialog"
+                            aria-labelledby="not-bound-msg"
+                            id="not-bound"
+                        >
+                            <p id="not-bound-msg">
+                                "找不到對應的憑證資訊，請依下列步驟，完成憑證上傳作業"
+                            </p>
+                            <p>
+                                <A href=href attr:class="btn btn--primary" attr:id="not-bound-ok">
+                                    "確定"
+                                </A>
+                            </p>
                         </div>
-                    }.into_any()
+                    }
+                        .into_any()
                 }
-                Stage::Problem(o) => view! { <AgentProblem outcome=o setup=setup.clone() on_retry=read/> }.into_any(),
-                Stage::Refused(m) => view! {
-                    <div class="notice notice--error" role="alert">
-                        <p id="cert-refused">{m}</p>
-                        <p><button type="button" class="btn btn--primary" id="agent-retry" on:click=move |_| read.run(())>"重試"</button></p>
-                    </div>
-                }.into_any(),
+                Stage::Problem(o) => {
+                    view! { <AgentProblem outcome=o setup=setup.clone() on_retry=read /> }
+                        .into_any()
+                }
+                Stage::Refused(m) => {
+                    view! {
+                        <div class="notice notice--error" role="alert">
+                            <p id="cert-refused">{m}</p>
+                            <p>
+                                <button
+                                    type="button"
+                                    class="btn btn--primary"
+                                    id="agent-retry"
+                                    on:click=move |_| read.run(())
+                                >
+                                    "重試"
+                                </button>
+                            </p>
+                        </div>
+                    }
+                        .into_any()
+                }
             }}
         </div>
     }

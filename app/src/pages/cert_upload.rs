@@ -36,8 +36,8 @@ pub fn CertUploadPage() -> impl IntoView {
     };
     view! {
         {move || match kind() {
-            Some(k) => view! { <UploadShell kind=k method=Method::WithPassword/> }.into_any(),
-            None => view! { <crate::pages::not_found::NotFoundPage/> }.into_any(),
+            Some(k) => view! { <UploadShell kind=k method=Method::WithPassword /> }.into_any(),
+            None => view! { <crate::pages::not_found::NotFoundPage /> }.into_any(),
         }}
     }
 }
@@ -45,7 +45,7 @@ pub fn CertUploadPage() -> impl IntoView {
 /// `/my/cert-upload` (method 2, natural-person certificate).
 #[component]
 pub fn MyCertUploadPage() -> impl IntoView {
-    view! { <UploadShell kind=CardKind::Natural method=Method::SignedIn/> }
+    view! { <UploadShell kind=CardKind::Natural method=Method::SignedIn /> }
 }
 
 #[component]
@@ -53,16 +53,42 @@ fn UploadShell(kind: CardKind, method: Method) -> impl IntoView {
     let setup = Resource::new(|| (), |_| get_card_setup());
     let title = format!("{}上傳", card_kind_label(kind));
     view! {
-        <Title text=title.clone()/>
+        <Title text=title.clone() />
         <section class="card prose cert-upload" aria-labelledby="upload-title">
             <h1 id="upload-title">{title}</h1>
-            <noscript><p class="notice notice--error">"使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"</p></noscript>
-            <Suspense fallback=|| view! { <p class="loading" aria-busy="true">"載入中…"</p> }>
+            <noscript>
+                <p class="notice notice--error">
+                    "使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"
+                </p>
+            </noscript>
+            <Suspense fallback=|| {
+                view! {
+                    <p class="loading" aria-busy="true">
+                        "載入中…"
+                    </p>
+                }
+            }>
                 {move || Suspend::new(async move {
                     match setup.await {
-                        Ok(s) if s.enabled => view! { <UploadFlow setup=s kind method/> }.into_any(),
-                        Ok(_) => view! { <p class="notice" role="status">{ApiError::CardsUnavailable.message()}</p> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.message()}</p> }.into_any(),
+                        Ok(s) if s.enabled => {
+                            view! { <UploadFlow setup=s kind method /> }.into_any()
+                        }
+                        Ok(_) => {
+                            view! {
+                                <p class="notice" role="status">
+                                    {ApiError::CardsUnavailable.message()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {e.message()}
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Suspense>
@@ -186,102 +212,216 @@ fn UploadFlow(setup: CardSetup, kind: CardKind, method: Method) -> impl IntoView
     let setup_for_problem = setup.clone();
     let status_view = move || match status.get() {
         Status::Problem(o) => {
-            view! { <AgentProblem outcome=o setup=setup_for_problem.clone() on_retry=restart/> }
+            view! { <AgentProblem outcome=o setup=setup_for_problem.clone() on_retry=restart /> }
                 .into_any()
         }
-        Status::Error(m) => {
-            view! { <p class="form-error" role="alert" id="upload-error">{m}</p> }.into_any()
+        Status::Error(m) => view! {
+            <p class="form-error" role="alert" id="upload-error">
+                {m}
+            </p>
         }
-        Status::Busy => view! { <p class="loading" role="status">"處理中…"</p> }.into_any(),
+        .into_any(),
+        Status::Busy => view! {
+            <p class="loading" role="status">
+                "處理中…"
+            </p>
+        }
+        .into_any(),
         Status::Idle => ().into_any(),
     };
     let kind_label = card_kind_label(kind);
 
     view! {
-        <Steps current=step.into() labels/>
+        <Steps current=step.into() labels />
         <div class="upload-step" aria-live="polite">
             {move || match step.get() {
-                1 => view! {
-                    <form class="upload-login" on:submit=login>
-                        <h2 id="step1-title">{format!("{kind_label}上傳：請輸入帳號密碼登入")}</h2>
-                        <div class="field">
-                            <label for="upload-account">"ECPA 帳號"</label>
-                            <input id="upload-account" name="account" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="64" required bind:value=account/>
+                1 => {
+                    view! {
+                        <form class="upload-login" on:submit=login>
+                            <h2 id="step1-title">
+                                {format!("{kind_label}上傳：請輸入帳號密碼登入")}
+                            </h2>
+                            <div class="field">
+                                <label for="upload-account">"ECPA 帳號"</label>
+                                <input
+                                    id="upload-account"
+                                    name="account"
+                                    type="text"
+                                    autocomplete="username"
+                                    autocapitalize="none"
+                                    spellcheck="false"
+                                    maxlength="64"
+                                    required
+                                    bind:value=account
+                                />
+                            </div>
+                            <div class="field">
+                                <label for="upload-password">"ECPA 密碼"</label>
+                                <input
+                                    id="upload-password"
+                                    name="password"
+                                    type="password"
+                                    autocomplete="current-password"
+                                    maxlength="128"
+                                    required
+                                    bind:value=password
+                                />
+                            </div>
+                            <p>
+                                <button
+                                    type="submit"
+                                    class="btn btn--primary"
+                                    id="upload-login"
+                                    disabled=move || busy.get()
+                                >
+                                    "登入"
+                                </button>
+                            </p>
+                        </form>
+                    }
+                        .into_any()
+                }
+                2 => {
+                    view! {
+                        <div>
+                            <p>
+                                {format!(
+                                    "請確認{kind_label}已插入讀卡機，輸入卡片的 PIN Code 後按「確定」。",
+                                )}
+                            </p>
+                            <PinDialog
+                                title="請輸入您的 PIN Code"
+                                error=pin_error
+                                busy
+                                modal=false
+                                on_ok=sign
+                                on_cancel=restart
+                            />
                         </div>
-                        <div class="field">
-                            <label for="upload-password">"ECPA 密碼"</label>
-                            <input id="upload-password" name="password" type="password" autocomplete="current-password" maxlength="128" required bind:value=password/>
-                        </div>
-                        <p><button type="submit" class="btn btn--primary" id="upload-login" disabled=move || busy.get()>"登入"</button></p>
-                    </form>
-                }.into_any(),
-                2 => view! {
-                    <div>
-                        <p>{format!("請確認{kind_label}已插入讀卡機，輸入卡片的 PIN Code 後按「確定」。")}</p>
-                        <PinDialog title="請輸入您的 PIN Code" error=pin_error busy modal=false on_ok=sign on_cancel=restart/>
-                    </div>
-                }.into_any(),
+                    }
+                        .into_any()
+                }
                 3 => {
-                    let p = preview.get().unwrap_or_else(|| BindPreview {
-                        kind,
-                        holder: String::new(),
-                        card_number: String::new(),
-                        issuer: String::new(),
-                        valid_from: String::new(),
-                        valid_to: String::new(),
-                        identifier: String::new(),
-                        contact_email: None,
-                        account: String::new(),
-                    });
+                    let p = preview
+                        .get()
+                        .unwrap_or_else(|| BindPreview {
+                            kind,
+                            holder: String::new(),
+                            card_number: String::new(),
+                            issuer: String::new(),
+                            valid_from: String::new(),
+                            valid_to: String::new(),
+                            identifier: String::new(),
+                            contact_email: None,
+                            account: String::new(),
+                        });
                     let org = kind == CardKind::Organization;
                     let id_label = if org { "機關 OID" } else { "身分證末四碼" };
                     view! {
                         <form class="upload-confirm" on:submit=confirm>
                             <h2>"請確認憑證資料"</h2>
                             <dl class="facts" id="bind-preview">
-                                <dt>"ECPA 帳號"</dt><dd id="preview-account">{p.account.clone()}</dd>
-                                <dt>"憑證種類"</dt><dd>{kind_label}</dd>
-                                <dt>{if org { "機關名稱" } else { "姓名" }}</dt><dd id="preview-holder">{p.holder.clone()}</dd>
-                                <dt>{id_label}</dt><dd id="preview-identifier">{p.identifier.clone()}</dd>
-                                <dt>"卡號"</dt><dd id="preview-card">{p.card_number.clone()}</dd>
-                                <dt>"發證單位"</dt><dd>{p.issuer.clone()}</dd>
-                                <dt>"有效期間"</dt><dd>{format!("{} 至 {}", p.valid_from, p.valid_to)}</dd>
+                                <dt>"ECPA 帳號"</dt>
+                                <dd id="preview-account">{p.account.clone()}</dd>
+                                <dt>"憑證種類"</dt>
+                                <dd>{kind_label}</dd>
+                                <dt>{if org { "機關名稱" } else { "姓名" }}</dt>
+                                <dd id="preview-holder">{p.holder.clone()}</dd>
+                                <dt>{id_label}</dt>
+                                <dd id="preview-identifier">{p.identifier.clone()}</dd>
+                                <dt>"卡號"</dt>
+                                <dd id="preview-card">{p.card_number.clone()}</dd>
+                                <dt>"發證單位"</dt>
+                                <dd>{p.issuer.clone()}</dd>
+                                <dt>"有效期間"</dt>
+                                <dd>{format!("{} 至 {}", p.valid_from, p.valid_to)}</dd>
                             </dl>
-                            {org.then(|| view! {
-                                <fieldset class="editable">
-                                    <legend>"以下欄位可修改"</legend>
-                                    <div class="field">
-                                        <label for="bind-email">"聯絡電子郵件"</label>
-                                        <input id="bind-email" type="email" maxlength="254" bind:value=email/>
-                                    </div>
-                                    <div class="field">
-                                        <label for="bind-note">"備註"</label>
-                                        <input id="bind-note" type="text" maxlength="200" bind:value=note/>
-                                    </div>
-                                </fieldset>
-                            })}
+                            {org
+                                .then(|| {
+                                    view! {
+                                        <fieldset class="editable">
+                                            <legend>"以下欄位可修改"</legend>
+                                            <div class="field">
+                                                <label for="bind-email">"聯絡電子郵件"</label>
+                                                <input
+                                                    id="bind-email"
+                                                    type="email"
+                                                    maxlength="254"
+                                                    bind:value=email
+                                                />
+                                            </div>
+                                            <div class="field">
+                                                <label for="bind-note">"備註"</label>
+                                                <input
+                                                    id="bind-note"
+                                                    type="text"
+                                                    maxlength="200"
+                                                    bind:value=note
+                                                />
+                                            </div>
+                                        </fieldset>
+                                    }
+                                })}
                             <p class="actions">
-                                <button type="submit" class="btn btn--primary" id="bind-confirm" disabled=move || busy.get()>"確定上傳"</button>
-                                <button type="button" class="btn btn--secondary" id="bind-cancel" on:click=move |_| restart.run(())>"取消"</button>
+                                <button
+                                    type="submit"
+                                    class="btn btn--primary"
+                                    id="bind-confirm"
+                                    disabled=move || busy.get()
+                                >
+                                    "確定上傳"
+                                </button>
+                                <button
+                                    type="button"
+                                    class="btn btn--secondary"
+                                    id="bind-cancel"
+                                    on:click=move |_| restart.run(())
+                                >
+                                    "取消"
+                                </button>
                             </p>
                         </form>
-                    }.into_any()
+                    }
+                        .into_any()
                 }
-                _ => view! {
-                    <div class="notice notice--ok" role="status" id="upload-done">
-                        <p>{format!("{kind_label}上傳完成。")}</p>
-                        <p>"最後完成上傳憑證作業後，日後則皆可依此憑證登入系統使用。"</p>
-                        <p class="actions">
-                            <A href="/login/certificate" attr:class="btn btn--primary" attr:id="go-cert-login">"使用憑證登入"</A>
-                            {(method == Method::SignedIn).then(|| view! { <A href="/my" attr:class="btn btn--secondary">"回我的專區"</A> })}
-                        </p>
-                    </div>
-                }.into_any(),
+                _ => {
+                    view! {
+                        <div class="notice notice--ok" role="status" id="upload-done">
+                            <p>{format!("{kind_label}上傳完成。")}</p>
+                            <p>
+                                "最後完成上傳憑證作業後，日後則皆可依此憑證登入系統使用。"
+                            </p>
+                            <p class="actions">
+                                <A
+                                    href="/login/certificate"
+                                    attr:class="btn btn--primary"
+                                    attr:id="go-cert-login"
+                                >
+                                    "使用憑證登入"
+                                </A>
+                                {(method == Method::SignedIn)
+                                    .then(|| {
+                                        view! {
+                                            <A href="/my" attr:class="btn btn--secondary">
+                                                "回我的專區"
+                                            </A>
+                                        }
+                                    })}
+                            </p>
+                        </div>
+                    }
+                        .into_any()
+                }
             }}
             {status_view}
         </div>
-        {(method == Method::WithPassword).then(|| view! {
-            <p class="hint">"憑證上傳前，請先將 ECPA 網站加入讀卡元件信任的網站。"</p>
-        })}
+        {(method == Method::WithPassword)
+            .then(|| {
+                view! {
+                    <p class="hint">
+                        "憑證上傳前，請先將 ECPA 網站加入讀卡元件信任的網站。"
+                    </p>
+                }
+            })}
     }
 }

@@ -10,11 +10,15 @@ pub fn NotFoundPage() -> impl IntoView {
         res.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="找不到網頁"/>
+        <Title text="找不到網頁" />
         <section class="card prose" aria-labelledby="nf-title">
             <h1 id="nf-title">"找不到您要的網頁"</h1>
             <p>"網址可能有誤，或該網頁已移除。"</p>
-            <p><A href="/" attr:class="btn btn--primary">"返回首頁"</A></p>
+            <p>
+                <A href="/" attr:class="btn btn--primary">
+                    "返回首頁"
+                </A>
+            </p>
         </section>
     }
 }
