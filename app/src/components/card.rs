@@ -1,7 +1,7 @@
 //! Pieces shared by the certificate pages: the card-component problem box (with its action),
 //! the PIN dialog, the upload step indicator, and the glue from a card answer to a proof.
 
-use crate::api::card::{card_challenge, CardSetup};
+use crate::api::card::{card_challenge, get_card_setup, CardSetup};
 use crate::card_client::{self, Relay};
 use crate::error::ApiError;
 use crate::wording::{agent_message, AgentAction, PIN_RULE};
@@ -64,6 +64,50 @@ pub async fn sign_challenge(
 }
 
 /// A card-component problem: its message and what the user can do about it.
+/// What both certificate pages (sign-in and upload) show before their flow: that cards need
+/// JavaScript, a loading line, then `flow` with the portal's card settings when certificate
+/// sign-in is configured, or why it is not.
+#[component]
+pub fn CardSetupGate(#[prop(into)] flow: Callback<CardSetup, AnyView>) -> impl IntoView {
+    let setup = Resource::new(|| (), |_| get_card_setup());
+    view! {
+        <noscript>
+            <p class="notice notice--error">
+                "使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"
+            </p>
+        </noscript>
+        <Suspense fallback=|| {
+            view! {
+                <p class="loading" aria-busy="true">
+                    "載入中…"
+                </p>
+            }
+        }>
+            {move || Suspend::new(async move {
+                match setup.await {
+                    Ok(s) if s.enabled => flow.run(s),
+                    Ok(_) => {
+                        view! {
+                            <p class="notice" role="status">
+                                {ApiError::CardsUnavailable.message()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Err(e) => {
+                        view! {
+                            <p class="form-error" role="alert">
+                                {e.message()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn AgentProblem(
     outcome: Outcome,

@@ -2,10 +2,11 @@
 //! it is bound; bound → 「請輸入您的 PIN Code」 → the card signs a `login` challenge → signed in
 //! (new session) → 我的專區. Not bound → 「找不到對應的憑證資訊…」 → the upload steps.
 
-use crate::api::card::{cert_login, get_card_setup, lookup_certificate, CardKind, CardSetup};
+use crate::api::card::{cert_login, lookup_certificate, CardKind, CardSetup};
 use crate::card_client::{self, Relay};
-use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure};
-use crate::error::ApiError;
+use crate::components::card::{
+    sign_challenge, AgentProblem, CardSetupGate, PinDialog, SignFailure,
+};
 use crate::wording::agent_message;
 use ecpa_cardproto::{challenge::Purpose, hipki::Outcome};
 use leptos::prelude::*;
@@ -34,7 +35,6 @@ enum Stage {
 
 #[component]
 pub fn CertLoginPage() -> impl IntoView {
-    let setup = Resource::new(|| (), |_| get_card_setup());
     view! {
         <Title text="使用憑證登入" />
         <section class="card prose cert-login" aria-labelledby="cert-title">
@@ -42,40 +42,9 @@ pub fn CertLoginPage() -> impl IntoView {
             <p>
                 "請將自然人憑證或機關憑證插入讀卡機，並確認讀卡元件（ECPA 讀卡元件或 HiPKI 跨平台網頁元件）已啟動。"
             </p>
-            <noscript>
-                <p class="notice notice--error">
-                    "使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"
-                </p>
-            </noscript>
-            <Suspense fallback=|| {
-                view! {
-                    <p class="loading" aria-busy="true">
-                        "載入中…"
-                    </p>
-                }
-            }>
-                {move || Suspend::new(async move {
-                    match setup.await {
-                        Ok(s) if s.enabled => view! { <CertLoginFlow setup=s /> }.into_any(),
-                        Ok(_) => {
-                            view! {
-                                <p class="notice" role="status">
-                                    {ApiError::CardsUnavailable.message()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => {
-                            view! {
-                                <p class="form-error" role="alert">
-                                    {e.message()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Suspense>
+            <CardSetupGate flow=move |s: CardSetup| {
+                view! { <CertLoginFlow setup=s /> }.into_any()
+            } />
             <p class="hint">
                 "第一次使用憑證登入？系統會自動偵測該憑證是否已上傳；尚未上傳者，請依畫面步驟以 ECPA 帳號密碼完成憑證上傳。"
                 <A href="/help/card-agent">"如何安裝讀卡元件"</A>

@@ -4,11 +4,12 @@
 //! method 2 (natural-person cards, from 我的專區 after a password sign-in): PIN → confirm → done.
 
 use crate::api::card::{
-    bind_confirm, bind_start, bind_start_signed_in, bind_verify, get_card_setup, BindPreview,
-    CardKind, CardSetup,
+    bind_confirm, bind_start, bind_start_signed_in, bind_verify, BindPreview, CardKind, CardSetup,
 };
 use crate::card_client::Relay;
-use crate::components::card::{sign_challenge, AgentProblem, PinDialog, SignFailure, Steps};
+use crate::components::card::{
+    sign_challenge, AgentProblem, CardSetupGate, PinDialog, SignFailure, Steps,
+};
 use crate::error::ApiError;
 use crate::wording::{agent_message, card_kind_label};
 use ecpa_cardproto::{challenge::Purpose, hipki::Outcome};
@@ -50,48 +51,14 @@ pub fn MyCertUploadPage() -> impl IntoView {
 
 #[component]
 fn UploadShell(kind: CardKind, method: Method) -> impl IntoView {
-    let setup = Resource::new(|| (), |_| get_card_setup());
     let title = format!("{}上傳", card_kind_label(kind));
     view! {
         <Title text=title.clone() />
         <section class="card prose cert-upload" aria-labelledby="upload-title">
             <h1 id="upload-title">{title}</h1>
-            <noscript>
-                <p class="notice notice--error">
-                    "使用憑證需要讀卡元件與瀏覽器的 JavaScript，請啟用 JavaScript 後重新整理此頁。"
-                </p>
-            </noscript>
-            <Suspense fallback=|| {
-                view! {
-                    <p class="loading" aria-busy="true">
-                        "載入中…"
-                    </p>
-                }
-            }>
-                {move || Suspend::new(async move {
-                    match setup.await {
-                        Ok(s) if s.enabled => {
-                            view! { <UploadFlow setup=s kind method /> }.into_any()
-                        }
-                        Ok(_) => {
-                            view! {
-                                <p class="notice" role="status">
-                                    {ApiError::CardsUnavailable.message()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => {
-                            view! {
-                                <p class="form-error" role="alert">
-                                    {e.message()}
-                                </p>
-                            }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Suspense>
+            <CardSetupGate flow=move |s: CardSetup| {
+                view! { <UploadFlow setup=s kind method /> }.into_any()
+            } />
         </section>
     }
 }
