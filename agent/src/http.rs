@@ -634,6 +634,15 @@ mod tests {
         (router(st.clone()), st)
     }
 
+    /// The one-time token of an `/addDomain` page.
+    fn token_in(body: &str) -> String {
+        body.split("name=\"token\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string()
+    }
+
     async fn send(app: &Router, req: axum::http::Request<Body>) -> (StatusCode, HeaderMap, String) {
         let res = app.clone().oneshot(req).await.unwrap();
         let (p, b) = res.into_parts();
@@ -848,12 +857,7 @@ mod tests {
             .unwrap();
         let (_, _, body) = send(&a, r).await;
         assert!(body.contains(site));
-        let token = body
-            .split("name=\"token\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
+        let token = token_in(&body);
         let form = |tok: &str| format!("token={tok}&decision=trust");
         // A web page posting the form (another Origin) cannot approve.
         let (s, _, _) = send(
@@ -877,12 +881,7 @@ mod tests {
             .body(Body::empty())
             .unwrap();
         let (_, _, body) = send(&a, r).await;
-        let token = body
-            .split("name=\"token\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
+        let token = token_in(&body);
         let own = [
             ("origin", "http://127.0.0.1:61161"),
             ("content-type", "application/x-www-form-urlencoded"),
@@ -903,11 +902,7 @@ mod tests {
                     .body(Body::empty())
                     .unwrap();
                 let (_, _, body) = send(&a, r).await;
-                body.split("name=\"token\" value=\"")
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .unwrap()
-                    .to_string()
+                token_in(&body)
             }
         };
         let other = "https://second.example";
@@ -1123,19 +1118,12 @@ mod tests {
             ("origin", "http://127.0.0.1:61161"),
             ("content-type", "application/x-www-form-urlencoded"),
         ];
-        let token_of = |body: &str| {
-            body.split("name=\"token\" value=\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap()
-                .to_string()
-        };
         let (_, _, body) = send(
             &a,
             ask("site.example", &[("referer", "https://site.example/")]),
         )
         .await;
-        let tok = token_of(&body);
+        let tok = token_in(&body);
         let (s, _, body) = send(
             &a,
             post("/addDomain", &own, format!("token={tok}&decision=trust")),
@@ -1149,7 +1137,7 @@ mod tests {
             ask("site.example", &[("referer", "https://site.example/")]),
         )
         .await;
-        let tok = token_of(&body);
+        let tok = token_in(&body);
         tokio::time::sleep(crate::add_domain::ARM_DELAY).await;
         let (s, _, _) = send(
             &a,

@@ -2,7 +2,7 @@
 //!
 //! The server maps its own failures into [`ApiError`] once, at its edge; its status is
 //! decided here, once ([`ApiError::status`]); its Traditional Chinese text is in
-//! `crate::wording` (which depends on this module, never the reverse). Internal details
+//! the `wording` module (which depends on this module, never the reverse). Internal details
 //! never travel: `Internal` carries none.
 
 use ecpa_cardproto::refusal::ProofRefusal;

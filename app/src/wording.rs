@@ -1,10 +1,8 @@
 //! Traditional Chinese wording for domain facts (rights, refusals, codes, dates) and for
 //! every [`ApiError`].
 
-use crate::api::card::CardKind;
 use crate::error::ApiError;
-use ecpa_cardproto::hipki::Outcome;
-use ecpa_cardproto::refusal::ProofRefusal;
+use ecpa_cardproto::{hipki::Outcome, kind::CardKind, refusal::ProofRefusal};
 use ecpa_domain::{
     content::{ContentError, Field},
     eligibility::{OfficerBasis, Refusal, Right},
@@ -32,9 +30,7 @@ impl ApiError {
             ApiError::Forbidden => "您沒有使用此功能的權限".into(),
             ApiError::NotFound => "找不到您要的資料".into(),
             ApiError::Card(r) => card_refusal_message(*r).into(),
-            ApiError::NotEligible { refusal, today } => {
-                crate::wording::refusal_message(refusal, *today)
-            }
+            ApiError::NotEligible { refusal, today } => refusal_message(refusal, *today),
             ApiError::CardsUnavailable => "本站尚未設定憑證登入，請改用帳號密碼登入。".into(),
             ApiError::NoUploadInProgress => {
                 "憑證上傳作業已逾時或尚未開始，請從第一步重新操作。".into()

@@ -370,14 +370,14 @@ fn append_cookie(res: &mut Response, cookie: &str) {
 fn rate_limited(is_api: bool, retry_after_secs: u64) -> Response {
     let e = ApiError::RateLimited { retry_after_secs };
     let mut res = failure(is_api, status_of(&e), e.clone());
-    set_retry_after(&mut res, &e);
+    set_retry_after(res.headers_mut(), &e);
     res
 }
 
 fn server_failure(is_api: bool, e: ServerError) -> Response {
     let api: ApiError = e.into();
     let mut res = failure(is_api, status_of(&api), api.clone());
-    set_retry_after(&mut res, &api);
+    set_retry_after(res.headers_mut(), &api);
     res
 }
 
@@ -386,12 +386,13 @@ fn status_of(e: &ApiError) -> StatusCode {
     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn set_retry_after(res: &mut Response, e: &ApiError) {
+/// `Retry-After` for the errors that have one (`ApiError::retry_after`).
+fn set_retry_after(headers: &mut HeaderMap, e: &ApiError) {
     if let Some(v) = e
         .retry_after()
         .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
     {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
+        headers.insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -413,12 +414,7 @@ async fn server_fn_status(req: Request, next: Next) -> Response {
     };
     if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
         parts.status = status_of(&e);
-        if let Some(v) = e
-            .retry_after()
-            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
-        {
-            parts.headers.insert(header::RETRY_AFTER, v);
-        }
+        set_retry_after(&mut parts.headers, &e);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
