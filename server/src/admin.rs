@@ -3,12 +3,15 @@
 //! change is audited.
 
 use crate::content::{
-    ann_row, content_err,
-    defaults::insert_announcement,
+    content_err,
     sanitize::{body_to_html, plain_text, sanitize_html},
-    AnnRow, ANN_COLS,
+    store::{self, AnnFlag, AnnRow, AnnouncementText, FaqText, Listing, PollFlag},
 };
-use crate::{db::ms, error::ServerError, portal::Portal, tokens};
+use crate::{
+    audit::{Kind, Outcome},
+    catalog::{self, AppSystem},
+    portal::Portal,
+};
 use async_trait::async_trait;
 use ecpa_app::{
     api::{
@@ -21,27 +24,46 @@ use ecpa_app::{
     },
     error::ApiError,
 };
-use ecpa_domain::{
-    content::{self, Category, ContentError, Field},
-    search,
-};
-use sqlx::Row;
+use ecpa_domain::content::{self, Category, ContentError, Field};
 use time::Date;
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// The administrator's announcement list is capped (the public list pages through all).
+const ADMIN_ANNOUNCEMENTS: u32 = 500;
 
 impl Portal {
     async fn admin_audit(&self, ctx: &RequestCtx, admin_id: &str, what: &str) -> ApiResult<()> {
         self.audit_simple(
             ctx,
-            crate::audit::Kind::AdminChange,
+            Kind::AdminChange,
             admin_id,
             Some(admin_id),
-            crate::audit::Outcome::Ok,
+            Outcome::Ok,
             Some(what),
         )
-        .await
-        .map_err(ApiError::from)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A rich-text body as the admin pages store it: the typed text (or HTML) sanitised, and
+/// not empty once its markup is gone.
+fn stored_body(body: &str) -> ApiResult<String> {
+    let body = content::body(body).map_err(content_err)?;
+    let html = sanitize_html(&body_to_html(&body));
+    if plain_text(&html).is_empty() {
+        return Err(content_err(ContentError::Required(Field::Body)));
+    }
+    Ok(html)
+}
+
+/// `NotFound` when a write matched no row.
+fn found(changed: bool) -> ApiResult<()> {
+    if changed {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
     }
 }
 
@@ -57,28 +79,17 @@ impl AdminBackend for Portal {
 
     async fn admin_announcements(&self, ctx: &RequestCtx) -> ApiResult<Vec<AdminAnnouncement>> {
         self.require_admin(ctx).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {ANN_COLS} FROM announcements ORDER BY retired, hot DESC, published_on DESC, id DESC LIMIT 500"
-        ))
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        rows.iter()
-            .map(|r| ann_row(r).map(admin_ann).map_err(ApiError::from))
-            .collect()
+        let rows =
+            store::announcements(&self.db.pool, Listing::Admin, ADMIN_ANNOUNCEMENTS, 0).await?;
+        Ok(rows.into_iter().map(admin_ann).collect())
     }
 
     async fn admin_announcement(&self, ctx: &RequestCtx, id: i64) -> ApiResult<AdminAnnouncement> {
         self.require_admin(ctx).await?;
-        let row = sqlx::query(&format!(
-            "SELECT {ANN_COLS} FROM announcements WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?
-        .ok_or(ApiError::NotFound)?;
-        Ok(admin_ann(ann_row(&row)?))
+        let a = store::announcement(&self.db.pool, id, true)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok(admin_ann(a))
     }
 
     async fn save_announcement(
@@ -96,47 +107,19 @@ impl AdminBackend for Portal {
         let category =
             Category::from_code(category).ok_or(content_err(ContentError::BadCategory))?;
         let title = content::line(Field::Title, title, content::TITLE_MAX).map_err(content_err)?;
-        let body = content::body(body).map_err(content_err)?;
-        let html = sanitize_html(&body_to_html(&body));
-        if plain_text(&html).is_empty() {
-            return Err(content_err(ContentError::Required(Field::Body)));
-        }
-        let published_on = published_on.unwrap_or_else(|| self.today());
-        let now = self.now();
+        let html = stored_body(body)?;
+        let text = AnnouncementText {
+            category,
+            title: &title,
+            body_html: &html,
+            published_on: published_on.unwrap_or_else(|| self.today()),
+            hot,
+        };
+        let pool = &self.db.pool;
         let id = match id {
-            None => {
-                insert_announcement(
-                    &self.db.pool,
-                    category,
-                    &title,
-                    &html,
-                    published_on,
-                    hot,
-                    Some(admin),
-                    now,
-                )
-                .await?
-            }
+            None => store::insert_announcement(pool, &text, Some(admin), self.now()).await?,
             Some(id) => {
-                let n = sqlx::query(
-                    "UPDATE announcements SET category = $1, title = $2, body_html = $3, search_text = $4, \
-                     published_on = $5, hot = $6, updated_at = $7 WHERE id = $8",
-                )
-                .bind(category.code())
-                .bind(&title)
-                .bind(&html)
-                .bind(search::search_text(&title, &plain_text(&html)))
-                .bind(published_on.to_string())
-                .bind(i64::from(hot))
-                .bind(ms(now))
-                .bind(id)
-                .execute(&self.db.pool)
-                .await
-                .map_err(ServerError::from)?
-                .rows_affected();
-                if n != 1 {
-                    return Err(ApiError::NotFound);
-                }
+                found(store::update_announcement(pool, id, &text, self.now()).await?)?;
                 id
             }
         };
@@ -153,40 +136,23 @@ impl AdminBackend for Portal {
     ) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
         let admin = admin.id();
-        let (col, val) = match action {
-            AnnouncementAction::Pin => ("hot", 1),
-            AnnouncementAction::Unpin => ("hot", 0),
-            AnnouncementAction::Retire => ("retired", 1),
-            AnnouncementAction::Restore => ("retired", 0),
+        let (flag, on) = match action {
+            AnnouncementAction::Pin => (AnnFlag::Hot, true),
+            AnnouncementAction::Unpin => (AnnFlag::Hot, false),
+            AnnouncementAction::Retire => (AnnFlag::Retired, true),
+            AnnouncementAction::Restore => (AnnFlag::Retired, false),
         };
-        let n = sqlx::query(&format!(
-            "UPDATE announcements SET {col} = $1, updated_at = $2 WHERE id = $3"
-        ))
-        .bind(val as i64)
-        .bind(ms(self.now()))
-        .bind(id)
-        .execute(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?
-        .rows_affected();
-        if n != 1 {
-            return Err(ApiError::NotFound);
-        }
+        found(store::set_announcement_flag(&self.db.pool, id, flag, on, self.now()).await?)?;
         self.admin_audit(ctx, admin, &format!("announcement {id} {action:?}"))
             .await
     }
 
     async fn admin_polls(&self, ctx: &RequestCtx) -> ApiResult<Vec<AdminPoll>> {
         let admin = self.require_admin(ctx).await?;
-        let rows = sqlx::query("SELECT id, active FROM polls ORDER BY created_at DESC LIMIT 100")
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
+        let pool = &self.db.pool;
         let mut out = Vec::new();
-        for r in &rows {
-            let id: String = r.try_get("id").map_err(ServerError::from)?;
-            let active = r.try_get::<i64, _>("active").map_err(ServerError::from)? != 0;
-            if let Some(poll) = self.poll_view(Some(admin.id()), &id).await? {
+        for (id, active) in store::admin_poll_ids(pool).await? {
+            if let Some(poll) = store::poll_view(pool, Some(admin.id()), &id).await? {
                 out.push(AdminPoll { poll, active });
             }
         }
@@ -204,28 +170,7 @@ impl AdminBackend for Portal {
         let question =
             content::line(Field::Question, question, content::QUESTION_MAX).map_err(content_err)?;
         let options = content::poll_options(options).map_err(content_err)?;
-        let id = tokens::row_id();
-        let mut tx = self.db.pool.begin().await.map_err(ServerError::from)?;
-        sqlx::query("INSERT INTO polls (id, question, active, closed, created_at) VALUES ($1, $2, 0, 0, $3)")
-            .bind(&id)
-            .bind(&question)
-            .bind(ms(self.now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(ServerError::from)?;
-        for (i, o) in options.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO poll_options (id, poll_id, label, position) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(tokens::row_id())
-            .bind(&id)
-            .bind(o)
-            .bind(i as i64 + 1)
-            .execute(&mut *tx)
-            .await
-            .map_err(ServerError::from)?;
-        }
-        tx.commit().await.map_err(ServerError::from)?;
+        let id = store::insert_poll(&self.db.pool, &question, &options, false, self.now()).await?;
         self.admin_audit(ctx, admin, &format!("poll {id} created"))
             .await?;
         Ok(id)
@@ -234,22 +179,13 @@ impl AdminBackend for Portal {
     async fn poll_action(&self, ctx: &RequestCtx, id: &str, action: PollAction) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
         let admin = admin.id();
-        let (col, val) = match action {
-            PollAction::Activate => ("active", 1),
-            PollAction::Deactivate => ("active", 0),
-            PollAction::Close => ("closed", 1),
-            PollAction::Reopen => ("closed", 0),
+        let (flag, on) = match action {
+            PollAction::Activate => (PollFlag::Active, true),
+            PollAction::Deactivate => (PollFlag::Active, false),
+            PollAction::Close => (PollFlag::Closed, true),
+            PollAction::Reopen => (PollFlag::Closed, false),
         };
-        let n = sqlx::query(&format!("UPDATE polls SET {col} = $1 WHERE id = $2"))
-            .bind(val as i64)
-            .bind(id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?
-            .rows_affected();
-        if n != 1 {
-            return Err(ApiError::NotFound);
-        }
+        found(store::set_poll_flag(&self.db.pool, id, flag, on).await?)?;
         self.admin_audit(ctx, admin, &format!("poll {id} {action:?}"))
             .await
     }
@@ -269,37 +205,13 @@ impl AdminBackend for Portal {
         if !(0..=100_000).contains(&position) {
             return Err(content_err(ContentError::Invalid(Field::Position)));
         }
-        let now = ms(self.now());
+        let pool = &self.db.pool;
         let id = match id {
             Some(id) => {
-                let n = sqlx::query("UPDATE links SET title = $1, url = $2, position = $3, updated_at = $4 WHERE id = $5")
-                    .bind(&title)
-                    .bind(&url)
-                    .bind(position)
-                    .bind(now)
-                    .bind(&id)
-                    .execute(&self.db.pool)
-                    .await
-                    .map_err(ServerError::from)?
-                    .rows_affected();
-                if n != 1 {
-                    return Err(ApiError::NotFound);
-                }
+                found(store::update_link(pool, &id, &title, &url, position, self.now()).await?)?;
                 id
             }
-            None => {
-                let id = tokens::row_id();
-                sqlx::query("INSERT INTO links (id, title, url, position, updated_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&id)
-                    .bind(&title)
-                    .bind(&url)
-                    .bind(position)
-                    .bind(now)
-                    .execute(&self.db.pool)
-                    .await
-                    .map_err(ServerError::from)?;
-                id
-            }
+            None => store::insert_link(pool, &title, &url, position, self.now()).await?,
         };
         self.admin_audit(ctx, admin, &format!("link {id} saved"))
             .await
@@ -308,24 +220,14 @@ impl AdminBackend for Portal {
     async fn delete_link(&self, ctx: &RequestCtx, id: &str) -> ApiResult<()> {
         let admin = self.require_admin(ctx).await?;
         let admin = admin.id();
-        sqlx::query("DELETE FROM links WHERE id = $1")
-            .bind(id)
-            .execute(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
+        store::delete_link(&self.db.pool, id).await?;
         self.admin_audit(ctx, admin, &format!("link {id} deleted"))
             .await
     }
 
     async fn admin_faq(&self, ctx: &RequestCtx) -> ApiResult<Vec<FaqEntry>> {
         self.require_admin(ctx).await?;
-        let rows = sqlx::query("SELECT * FROM faq_entries ORDER BY retired, position, id")
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
-        rows.iter()
-            .map(|r| Portal::faq_row(r).map_err(ApiError::from))
-            .collect()
+        Ok(store::faq_entries(&self.db.pool).await?)
     }
 
     async fn save_faq(
@@ -344,58 +246,36 @@ impl AdminBackend for Portal {
         let category = content::line(Field::Category, category, 20).map_err(content_err)?;
         let question =
             content::line(Field::Question, question, content::QUESTION_MAX).map_err(content_err)?;
-        let body = content::body(body).map_err(content_err)?;
-        let html = sanitize_html(&body_to_html(&body));
-        if plain_text(&html).is_empty() {
-            return Err(content_err(ContentError::Required(Field::Body)));
-        }
-        sqlx::query(
-            "INSERT INTO faq_entries (id, category, question, body_html, position, retired, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET category = excluded.category, \
-             question = excluded.question, body_html = excluded.body_html, position = excluded.position, \
-             retired = excluded.retired, updated_at = excluded.updated_at",
-        )
-        .bind(&id)
-        .bind(&category)
-        .bind(&question)
-        .bind(&html)
-        .bind(position)
-        .bind(i64::from(retired))
-        .bind(ms(self.now()))
-        .execute(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
+        let html = stored_body(body)?;
+        let faq = FaqText {
+            id: &id,
+            category: &category,
+            question: &question,
+            body_html: &html,
+            position,
+            retired,
+        };
+        store::save_faq(&self.db.pool, &faq, false, self.now()).await?;
         self.admin_audit(ctx, admin, &format!("faq {id} saved"))
             .await
     }
 
     async fn admin_apps(&self, ctx: &RequestCtx) -> ApiResult<Vec<AdminApp>> {
         self.require_admin(ctx).await?;
-        let rows = sqlx::query(
-            "SELECT code, name, group_code, group_name, url, audience, sort_order, description \
-             FROM app_systems ORDER BY group_code, sort_order, code",
-        )
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let get = |c: &str| r.try_get::<String, _>(c).map_err(ServerError::from);
-            out.push(AdminApp {
-                code: get("code")?,
-                name: get("name")?,
-                group_code: get("group_code")?,
-                group_name: get("group_name")?,
-                url: get("url")?,
-                personnel_only: get("audience")? != crate::catalog::AUDIENCE_ALL,
-                sort_order: r.try_get("sort_order").map_err(ServerError::from)?,
-                description: r
-                    .try_get::<Option<String>, _>("description")
-                    .map_err(ServerError::from)?
-                    .unwrap_or_default(),
-            });
-        }
-        Ok(out)
+        let all = catalog::all_systems(&self.db.pool).await?;
+        Ok(all
+            .into_iter()
+            .map(|s| AdminApp {
+                code: s.code,
+                name: s.name,
+                group_code: s.group_code,
+                group_name: s.group_name,
+                url: s.url,
+                personnel_only: s.personnel_only,
+                sort_order: s.sort_order,
+                description: s.description.unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn save_app(&self, ctx: &RequestCtx, app: AdminApp) -> ApiResult<()> {
@@ -420,29 +300,18 @@ impl AdminBackend for Portal {
         if !(0..=100_000).contains(&app.sort_order) {
             return Err(content_err(ContentError::Invalid(Field::Position)));
         }
-        let audience = if app.personnel_only {
-            crate::catalog::AUDIENCE_PERSONNEL
-        } else {
-            crate::catalog::AUDIENCE_ALL
+        let system = AppSystem {
+            code,
+            name,
+            group_code,
+            group_name,
+            url,
+            personnel_only: app.personnel_only,
+            sort_order: app.sort_order,
+            description: Some(description.to_string()),
         };
-        sqlx::query(
-            "INSERT INTO app_systems (code, name, group_code, group_name, url, audience, sort_order, description) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
-             group_code = excluded.group_code, group_name = excluded.group_name, url = excluded.url, \
-             audience = excluded.audience, sort_order = excluded.sort_order, description = excluded.description",
-        )
-        .bind(&code)
-        .bind(&name)
-        .bind(&group_code)
-        .bind(&group_name)
-        .bind(&url)
-        .bind(audience)
-        .bind(app.sort_order)
-        .bind((!description.is_empty()).then_some(description))
-        .execute(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        self.admin_audit(ctx, admin, &format!("app {code} saved"))
+        catalog::upsert_system(&self.db.pool, &system).await?;
+        self.admin_audit(ctx, admin, &format!("app {} saved", system.code))
             .await
     }
 }

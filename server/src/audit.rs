@@ -135,7 +135,23 @@ pub async fn set_audit_outcome(
     Ok(())
 }
 
-/// The account's successful sign-ins, newest first.
+/// How many entries of `kind` came from `client` since `since` (a per-client limit).
+pub async fn count_from_client(
+    pool: &AnyPool,
+    kind: Kind,
+    client: &str,
+    since: OffsetDateTime,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND client = $2 AND at > $3",
+    )
+    .bind(kind.as_str())
+    .bind(client)
+    .bind(ms(since))
+    .fetch_one(pool)
+    .await?)
+}
+
 /// The account's own recent activity (sign-ins, certificate uploads and removals, sign-outs).
 pub async fn recent_activity(
     pool: &AnyPool,

@@ -13,6 +13,9 @@ pub struct AppSystem {
     pub url: String,
     pub personnel_only: bool,
     pub sort_order: i64,
+    /// A note for the administrators. Writing `None` keeps the stored note (the demo
+    /// catalog is re-applied at every start); `Some("")` clears it.
+    pub description: Option<String>,
 }
 
 pub const AUDIENCE_ALL: &str = "all";
@@ -27,10 +30,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<AppSystem> {
         url: r.try_get("url")?,
         personnel_only: r.try_get::<String, _>("audience")? != AUDIENCE_ALL,
         sort_order: r.try_get("sort_order")?,
+        description: r.try_get("description")?,
     })
 }
 
-const COLS: &str = "code, name, group_code, group_name, url, audience, sort_order";
+const COLS: &str = "code, name, group_code, group_name, url, audience, sort_order, description";
 
 /// The systems `officer` may see, in catalog order.
 pub async fn visible_systems(pool: &AnyPool, officer: bool) -> Result<Vec<AppSystem>> {
@@ -39,6 +43,16 @@ pub async fn visible_systems(pool: &AnyPool, officer: bool) -> Result<Vec<AppSys
     ))
     .bind(AUDIENCE_ALL)
     .bind(i64::from(officer))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The whole catalog (the administrator's list), in catalog order.
+pub async fn all_systems(pool: &AnyPool) -> Result<Vec<AppSystem>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLS} FROM app_systems ORDER BY group_code, sort_order, code"
+    ))
     .fetch_all(pool)
     .await?;
     rows.iter().map(from_row).collect()
@@ -54,10 +68,11 @@ pub async fn system(pool: &AnyPool, code: &str) -> Result<Option<AppSystem>> {
 
 pub async fn upsert_system(pool: &AnyPool, s: &AppSystem) -> Result<()> {
     sqlx::query(
-        "INSERT INTO app_systems (code, name, group_code, group_name, url, audience, sort_order) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+        "INSERT INTO app_systems (code, name, group_code, group_name, url, audience, sort_order, description) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
          group_code = excluded.group_code, group_name = excluded.group_name, url = excluded.url, \
-         audience = excluded.audience, sort_order = excluded.sort_order",
+         audience = excluded.audience, sort_order = excluded.sort_order, \
+         description = COALESCE(excluded.description, app_systems.description)",
     )
     .bind(&s.code)
     .bind(&s.name)
@@ -66,6 +81,7 @@ pub async fn upsert_system(pool: &AnyPool, s: &AppSystem) -> Result<()> {
     .bind(&s.url)
     .bind(if s.personnel_only { AUDIENCE_PERSONNEL } else { AUDIENCE_ALL })
     .bind(s.sort_order)
+    .bind(s.description.as_deref())
     .execute(pool)
     .await?;
     Ok(())

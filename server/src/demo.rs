@@ -201,6 +201,7 @@ fn app(
         url: format!("https://apps.ecpa.example/{code}"),
         personnel_only,
         sort_order,
+        description: None,
     }
 }
 
@@ -354,17 +355,14 @@ pub async fn seed(portal: &Portal) -> Result<usize> {
         let today = ecpa_domain::tz::taipei_date(now);
         // Oldest first, so ids follow publication order.
         for (cat, title, body, days, hot) in DEMO_ANNOUNCEMENTS.iter().rev() {
-            crate::content::defaults::insert_announcement(
-                pool,
-                *cat,
+            let text = crate::content::store::AnnouncementText {
+                category: *cat,
                 title,
-                body,
-                today - time::Duration::days(*days),
-                *hot,
-                None,
-                now,
-            )
-            .await?;
+                body_html: body,
+                published_on: today - time::Duration::days(*days),
+                hot: *hot,
+            };
+            crate::content::store::insert_announcement(pool, &text, None, now).await?;
         }
     }
     Ok(added)

@@ -76,11 +76,7 @@ impl Portal {
         let acct = crate::auth::store::account_by_name(&self.db.pool, name.as_str())
             .await?
             .ok_or_else(|| ServerError::Invalid(format!("no account {name}")))?;
-        sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
-            .bind(i64::from(admin))
-            .bind(&acct.id)
-            .execute(&self.db.pool)
-            .await?;
+        crate::auth::store::set_admin(&self.db.pool, &acct.id, admin).await?;
         crate::audit::audit(
             &self.db.pool,
             &AuditEntry {
@@ -106,11 +102,7 @@ impl Portal {
     pub async fn link_person(&self, account_id: &str, national_id: &str) -> Result<()> {
         let nid = NationalId::parse(national_id)
             .map_err(|e| ServerError::Invalid(format!("national ID: {e}")))?;
-        sqlx::query("UPDATE accounts SET national_id = $1 WHERE id = $2")
-            .bind(nid.as_str())
-            .bind(account_id)
-            .execute(&self.db.pool)
-            .await?;
+        crate::auth::store::set_national_id(&self.db.pool, account_id, nid.as_str()).await?;
         Ok(())
     }
 

@@ -8,7 +8,6 @@ pub mod password;
 pub mod sessions;
 pub mod store;
 
-use crate::audit::AuditEntry;
 use crate::portal::Portal;
 use async_trait::async_trait;
 use ecpa_app::{
@@ -32,32 +31,22 @@ impl AuthBackend for Portal {
 
     async fn logout(&self, ctx: &RequestCtx) -> std::result::Result<Vec<String>, ApiError> {
         if let Some(s) = &ctx.session {
-            crate::auth::store::delete_session(&self.db.pool, &s.id_hash)
-                .await
-                .map_err(ApiError::from)?;
+            let pool = &self.db.pool;
+            crate::auth::store::delete_session(pool, &s.id_hash).await?;
             if let Some(id) = &s.account_id {
-                let key = match crate::auth::store::account_by_id(&self.db.pool, id)
-                    .await
-                    .map_err(ApiError::from)?
-                {
-                    Some(a) => a.name,
-                    None => String::new(),
-                };
-                crate::audit::audit(
-                    &self.db.pool,
-                    &AuditEntry {
-                        kind: crate::audit::Kind::Logout,
-                        account_key: &key,
-                        account_id: Some(id),
-                        client: &ctx.client,
-                        trusted: false,
-                        outcome: crate::audit::Outcome::Ok,
-                        detail: None,
-                    },
-                    self.now(),
+                let key = crate::auth::store::account_by_id(pool, id)
+                    .await?
+                    .map(|a| a.name)
+                    .unwrap_or_default();
+                self.audit_simple(
+                    ctx,
+                    crate::audit::Kind::Logout,
+                    &key,
+                    Some(id),
+                    crate::audit::Outcome::Ok,
+                    None,
                 )
-                .await
-                .map_err(ApiError::from)?;
+                .await?;
             }
         }
         Ok(vec![self.cookies.clear_session()])

@@ -85,9 +85,33 @@ pub async fn account_by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountRow
     row.as_ref().map(account_from).transpose()
 }
 
-pub async fn set_password_hash(pool: &AnyPool, account_id: &str, hash: &str) -> Result<()> {
+/// Sets an account's password hash (on the pool or inside the caller's transaction).
+pub async fn set_password_hash<'e>(
+    conn: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    account_id: &str,
+    hash: &str,
+) -> Result<()> {
     sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
         .bind(hash)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_admin(pool: &AnyPool, account_id: &str, admin: bool) -> Result<()> {
+    sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
+        .bind(i64::from(admin))
+        .bind(account_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Links the account to its person in the registry.
+pub async fn set_national_id(pool: &AnyPool, account_id: &str, national_id: &str) -> Result<()> {
+    sqlx::query("UPDATE accounts SET national_id = $1 WHERE id = $2")
+        .bind(national_id)
         .bind(account_id)
         .execute(pool)
         .await?;

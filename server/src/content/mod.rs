@@ -5,20 +5,17 @@ pub mod counters;
 pub mod defaults;
 pub(crate) mod defaults_data;
 pub mod sanitize;
+pub mod store;
 
-use crate::{
-    db::{from_ms, ms, Backend},
-    error::{Result, ServerError},
-    portal::{roc_datetime, Portal},
-};
+use crate::{error::Result, personnel::agencies::AgencyRow, portal::Portal};
 use async_trait::async_trait;
 use counters::compute_stats;
 use ecpa_app::{
     api::{
         content::{
             server::ContentBackend, AgencyNode, AnnouncementDetail, AnnouncementItem,
-            AnnouncementPage, FaqEntry, FaqItem, HomeData, HomeStats, LinkItem, PollOptionView,
-            PollView, SearchHit, SearchResults,
+            AnnouncementPage, FaqEntry, FaqItem, HomeData, HomeStats, LinkItem, PollView,
+            SearchHit, SearchResults,
         },
         context::RequestCtx,
     },
@@ -31,60 +28,25 @@ use ecpa_domain::{
     search::{self, Query},
 };
 use sanitize::{plain_text, sanitize_html};
-use sqlx::{any::AnyRow, Row};
 use std::collections::{HashMap, HashSet};
-use time::Date;
+use store::{AnnRow, Listing};
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
 /// Announcements per list page and per search results page.
 pub const PAGE_SIZE: u32 = 15;
 /// Announcements on the home page.
-pub const HOME_LATEST: i64 = 6;
+pub const HOME_LATEST: u32 = 6;
 /// Search ranks at most this many candidates (newest first) from the index.
 const SEARCH_CANDIDATES: i64 = 500;
 
-// ---- rows -------------------------------------------------------------------------------
-
-pub(crate) const ANN_COLS: &str = "id, category, title, body_html, published_on, hot, retired";
-
-pub(crate) struct AnnRow {
-    pub(crate) id: i64,
-    pub(crate) category: Category,
-    pub(crate) title: String,
-    pub(crate) body_html: String,
-    pub(crate) published_on: Date,
-    pub(crate) hot: bool,
-    pub(crate) retired: bool,
-}
-
-pub(crate) fn ann_row(r: &AnyRow) -> Result<AnnRow> {
-    let cat: String = r.try_get("category")?;
-    let published: String = r.try_get("published_on")?;
-    Ok(AnnRow {
-        id: r.try_get("id")?,
-        category: Category::from_code(&cat).unwrap_or(Category::General),
-        title: r.try_get("title")?,
-        body_html: r.try_get("body_html")?,
-        published_on: Date::parse(
-            &published,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .map_err(|e| ServerError::Invalid(format!("announcement date {published}: {e}")))?,
-        hot: r.try_get::<i64, _>("hot")? != 0,
-        retired: r.try_get::<i64, _>("retired")? != 0,
-    })
-}
-
-impl AnnRow {
-    fn item(&self) -> AnnouncementItem {
-        AnnouncementItem {
-            id: self.id,
-            category: self.category,
-            title: self.title.clone(),
-            published: roc_short(self.published_on),
-            hot: self.hot,
-        }
+fn item(a: &AnnRow) -> AnnouncementItem {
+    AnnouncementItem {
+        id: a.id,
+        category: a.category,
+        title: a.title.clone(),
+        published: roc_short(a.published_on),
+        hot: a.hot,
     }
 }
 
@@ -93,67 +55,6 @@ pub(crate) fn content_err(e: ContentError) -> ApiError {
 }
 
 impl Portal {
-    /// A poll with its counts and, for `voter` (a signed-in account id), their vote.
-    pub(crate) async fn poll_view(
-        &self,
-        voter: Option<&str>,
-        id: &str,
-    ) -> Result<Option<PollView>> {
-        let pool = &self.db.pool;
-        let Some(row) = sqlx::query("SELECT id, question, closed FROM polls WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let opts = sqlx::query(
-            "SELECT o.id, o.label, COUNT(v.account_id) AS votes FROM poll_options o \
-             LEFT JOIN poll_votes v ON v.option_id = o.id WHERE o.poll_id = $1 \
-             GROUP BY o.id, o.label, o.position ORDER BY o.position",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-        let mut options = Vec::with_capacity(opts.len());
-        for o in &opts {
-            options.push(PollOptionView {
-                id: o.try_get("id")?,
-                label: o.try_get("label")?,
-                votes: o.try_get("votes")?,
-            });
-        }
-        let my_vote = match voter {
-            Some(a) => {
-                sqlx::query_scalar(
-                    "SELECT option_id FROM poll_votes WHERE poll_id = $1 AND account_id = $2",
-                )
-                .bind(id)
-                .bind(a)
-                .fetch_optional(pool)
-                .await?
-            }
-            None => None,
-        };
-        Ok(Some(PollView {
-            id: row.try_get("id")?,
-            question: row.try_get("question")?,
-            total_votes: options.iter().map(|o| o.votes).sum(),
-            options,
-            closed: row.try_get::<i64, _>("closed")? != 0,
-            signed_in: voter.is_some(),
-            my_vote,
-        }))
-    }
-
-    async fn current_poll_id(&self) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM polls WHERE active = 1 ORDER BY created_at DESC LIMIT 1",
-        )
-        .fetch_optional(&self.db.pool)
-        .await?)
-    }
-
     async fn stats(&self) -> Result<HomeStats> {
         let now = self.now();
         if let Some(s) = self.stats_cache.fresh(now) {
@@ -163,65 +64,27 @@ impl Portal {
         self.stats_cache.keep(now, s.clone());
         Ok(s)
     }
-
-    async fn links_impl(&self) -> Result<Vec<LinkItem>> {
-        let rows =
-            sqlx::query("SELECT id, title, url, position FROM links ORDER BY position, title")
-                .fetch_all(&self.db.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LinkItem {
-                    id: r.try_get("id")?,
-                    title: r.try_get("title")?,
-                    url: r.try_get("url")?,
-                    position: r.try_get("position")?,
-                })
-            })
-            .collect()
-    }
-
-    pub(crate) fn faq_row(r: &AnyRow) -> Result<FaqEntry> {
-        Ok(FaqEntry {
-            id: r.try_get("id")?,
-            category: r.try_get("category")?,
-            question: r.try_get("question")?,
-            body_html: r.try_get("body_html")?,
-            updated: roc_datetime(from_ms(r.try_get("updated_at")?)),
-            position: r.try_get("position")?,
-            retired: r.try_get::<i64, _>("retired")? != 0,
-        })
-    }
 }
 
 #[async_trait]
 impl ContentBackend for Portal {
     async fn home(&self, ctx: &RequestCtx) -> ApiResult<HomeData> {
+        let pool = &self.db.pool;
         let today = self.today();
-        let rows = sqlx::query(&format!(
-            "SELECT {ANN_COLS} FROM announcements WHERE retired = 0 \
-             ORDER BY hot DESC, published_on DESC, id DESC LIMIT {HOME_LATEST}"
-        ))
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        let latest = rows
-            .iter()
-            .map(|r| ann_row(r).map(|a| a.item()))
-            .collect::<Result<Vec<_>>>()?;
-        let poll = match self.current_poll_id().await? {
+        let latest = store::announcements(pool, Listing::Public(None), HOME_LATEST, 0).await?;
+        let poll = match store::current_poll_id(pool).await? {
             Some(id) => {
                 let me = self.signed_in(ctx).await?;
-                self.poll_view(me.as_ref().map(|m| m.id()), &id).await?
+                store::poll_view(pool, me.as_ref().map(|m| m.id()), &id).await?
             }
             None => None,
         };
         Ok(HomeData {
             today: roc::format_long(today).unwrap_or_else(|_| today.to_string()),
             stats: self.stats().await?,
-            latest,
+            latest: latest.iter().map(item).collect(),
             poll,
-            links: self.links_impl().await?,
+            links: store::links(pool).await?,
         })
     }
 
@@ -231,30 +94,18 @@ impl ContentBackend for Portal {
         page: u32,
     ) -> ApiResult<AnnouncementPage> {
         let pool = &self.db.pool;
-        let code = category.map(|c| c.code()).unwrap_or("");
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM announcements WHERE retired = 0 AND ($1 = '' OR category = $1)",
-        )
-        .bind(code)
-        .fetch_one(pool)
-        .await
-        .map_err(ServerError::from)?;
+        let total = store::count_announcements(pool, category).await?;
         let pages = content::page_count(total.max(0) as u64, u64::from(PAGE_SIZE)) as u32;
         let page = page.clamp(1, pages);
-        let rows = sqlx::query(&format!(
-            "SELECT {ANN_COLS} FROM announcements WHERE retired = 0 AND ($1 = '' OR category = $1) \
-             ORDER BY hot DESC, published_on DESC, id DESC LIMIT {PAGE_SIZE} OFFSET $2"
-        ))
-        .bind(code)
-        .bind(i64::from((page - 1) * PAGE_SIZE))
-        .fetch_all(pool)
-        .await
-        .map_err(ServerError::from)?;
+        let rows = store::announcements(
+            pool,
+            Listing::Public(category),
+            PAGE_SIZE,
+            (page - 1) * PAGE_SIZE,
+        )
+        .await?;
         Ok(AnnouncementPage {
-            items: rows
-                .iter()
-                .map(|r| ann_row(r).map(|a| a.item()))
-                .collect::<Result<Vec<_>>>()?,
+            items: rows.iter().map(item).collect(),
             category,
             page,
             pages,
@@ -263,17 +114,11 @@ impl ContentBackend for Portal {
     }
 
     async fn announcement(&self, id: i64) -> ApiResult<AnnouncementDetail> {
-        let row = sqlx::query(&format!(
-            "SELECT {ANN_COLS} FROM announcements WHERE id = $1 AND retired = 0"
-        ))
-        .bind(id)
-        .fetch_optional(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?
-        .ok_or(ApiError::NotFound)?;
-        let a = ann_row(&row)?;
+        let a = store::announcement(&self.db.pool, id, false)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(AnnouncementDetail {
-            item: a.item(),
+            item: item(&a),
             // Sanitised when stored; again here, so a row written around the admin pages
             // cannot carry a script to the browser either.
             body_html: sanitize_html(&a.body_html),
@@ -284,42 +129,16 @@ impl ContentBackend for Portal {
         let raw: String = raw.chars().take(200).collect();
         let query = Query::parse(&raw)
             .map_err(|_| ApiError::Content(ContentError::Required(Field::Query)))?;
-        let patterns = query.like_patterns();
-        let sql = match self.db.backend {
-            Backend::Sqlite => {
-                let conds: Vec<String> = (1..=patterns.len())
-                    .map(|i| format!("search_text LIKE ${i}"))
-                    .collect();
-                format!(
-                    "SELECT {ANN_COLS} FROM announcements WHERE retired = 0 AND id IN \
-                     (SELECT rowid FROM announcements_fts WHERE {}) \
-                     ORDER BY published_on DESC LIMIT {SEARCH_CANDIDATES}",
-                    conds.join(" AND ")
-                )
-            }
-            Backend::Postgres => {
-                let conds: Vec<String> = (1..=patterns.len())
-                    .map(|i| format!("search_text ILIKE ${i}"))
-                    .collect();
-                format!(
-                    "SELECT {ANN_COLS} FROM announcements WHERE retired = 0 AND {} \
-                     ORDER BY published_on DESC LIMIT {SEARCH_CANDIDATES}",
-                    conds.join(" AND ")
-                )
-            }
-        };
-        let mut q = sqlx::query(&sql);
-        for p in &patterns {
-            q = q.bind(p.clone());
-        }
-        let rows = q
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
+        let rows = store::search_candidates(
+            &self.db.pool,
+            self.db.backend,
+            &query.like_patterns(),
+            SEARCH_CANDIDATES,
+        )
+        .await?;
         let today = self.today();
         let mut scored: Vec<(u32, AnnRow, String)> = Vec::new();
-        for r in &rows {
-            let a = ann_row(r)?;
+        for a in rows {
             let text = plain_text(&a.body_html);
             let age = (today - a.published_on).whole_days();
             if let Some(s) = search::score(&query, &a.title, &text, a.hot, age) {
@@ -358,16 +177,12 @@ impl ContentBackend for Portal {
     }
 
     async fn polls(&self, ctx: &RequestCtx) -> ApiResult<Vec<PollView>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM polls WHERE active = 1 OR closed = 1 ORDER BY active DESC, created_at DESC LIMIT 20",
-        )
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
+        let pool = &self.db.pool;
+        let ids = store::listed_poll_ids(pool).await?;
         let me = self.signed_in(ctx).await?;
         let mut out = Vec::new();
         for id in ids {
-            if let Some(v) = self.poll_view(me.as_ref().map(|m| m.id()), &id).await? {
+            if let Some(v) = store::poll_view(pool, me.as_ref().map(|m| m.id()), &id).await? {
                 out.push(v);
             }
         }
@@ -378,116 +193,53 @@ impl ContentBackend for Portal {
         let me = self.require_signed_in(ctx).await?;
         let account = me.id().to_string();
         let pool = &self.db.pool;
-        let closed: Option<i64> = sqlx::query_scalar("SELECT closed FROM polls WHERE id = $1")
-            .bind(poll_id)
-            .fetch_optional(pool)
-            .await
-            .map_err(ServerError::from)?;
-        match closed {
+        match store::poll_closed(pool, poll_id).await? {
             None => return Err(ApiError::NotFound),
-            Some(c) if c != 0 => return Err(ApiError::PollClosed),
-            _ => {}
+            Some(true) => return Err(ApiError::PollClosed),
+            Some(false) => {}
         }
-        let belongs: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM poll_options WHERE id = $1 AND poll_id = $2")
-                .bind(option_id)
-                .bind(poll_id)
-                .fetch_one(pool)
-                .await
-                .map_err(ServerError::from)?;
-        if belongs != 1 {
+        if !store::option_in_poll(pool, option_id, poll_id).await? {
             return Err(ApiError::Content(ContentError::Invalid(Field::Option)));
         }
-        let inserted = sqlx::query(
-            "INSERT INTO poll_votes (poll_id, account_id, option_id, voted_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(poll_id)
-        .bind(&account)
-        .bind(option_id)
-        .bind(ms(self.now()))
-        .execute(pool)
-        .await;
-        match inserted {
-            Ok(_) => {
-                self.audit_simple(
-                    ctx,
-                    crate::audit::Kind::Vote,
-                    &account,
-                    Some(&account),
-                    crate::audit::Outcome::Ok,
-                    Some(poll_id),
-                )
-                .await?;
-            }
-            Err(e)
-                if e.as_database_error()
-                    .is_some_and(|d| d.is_unique_violation()) =>
-            {
-                return Err(ApiError::AlreadyVoted);
-            }
-            Err(e) => return Err(ServerError::from(e).into()),
+        if !store::insert_vote(pool, poll_id, &account, option_id, self.now()).await? {
+            return Err(ApiError::AlreadyVoted);
         }
-        self.poll_view(Some(&account), poll_id)
+        self.audit_simple(
+            ctx,
+            crate::audit::Kind::Vote,
+            &account,
+            Some(&account),
+            crate::audit::Outcome::Ok,
+            Some(poll_id),
+        )
+        .await?;
+        store::poll_view(pool, Some(&account), poll_id)
             .await?
             .ok_or(ApiError::NotFound)
     }
 
     async fn agencies(&self) -> ApiResult<Vec<AgencyNode>> {
-        let rows = sqlx::query("SELECT code, name, parent_code FROM agencies ORDER BY code")
-            .fetch_all(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?;
-        let mut all: Vec<(String, String, Option<String>)> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            all.push((
-                r.try_get("code").map_err(ServerError::from)?,
-                r.try_get("name").map_err(ServerError::from)?,
-                r.try_get::<Option<String>, _>("parent_code")
-                    .map_err(ServerError::from)?
-                    .filter(|p| !p.is_empty()),
-            ));
-        }
+        let all = crate::personnel::agencies::all(&self.db.pool).await?;
         Ok(agency_tree(&all))
     }
 
     async fn links(&self) -> ApiResult<Vec<LinkItem>> {
-        Ok(self.links_impl().await?)
+        Ok(store::links(&self.db.pool).await?)
     }
 
     async fn faq_list(&self) -> ApiResult<Vec<FaqItem>> {
-        let rows = sqlx::query(
-            "SELECT id, category, question FROM faq_entries WHERE retired = 0 ORDER BY position, id",
-        )
-        .fetch_all(&self.db.pool)
-        .await
-        .map_err(ServerError::from)?;
-        let mut out = Vec::new();
-        for r in &rows {
-            out.push(FaqItem {
-                id: r.try_get("id").map_err(ServerError::from)?,
-                category: r.try_get("category").map_err(ServerError::from)?,
-                question: r.try_get("question").map_err(ServerError::from)?,
-            });
-        }
-        Ok(out)
+        Ok(store::faq_index(&self.db.pool).await?)
     }
 
     async fn faq(&self, id: &str) -> ApiResult<FaqEntry> {
         let id = content::faq_id(id).map_err(|_| ApiError::NotFound)?;
-        let row = sqlx::query("SELECT * FROM faq_entries WHERE id = $1 AND retired = 0")
-            .bind(&id)
-            .fetch_optional(&self.db.pool)
-            .await
-            .map_err(ServerError::from)?
+        let mut e = store::faq_entry(&self.db.pool, &id)
+            .await?
             .ok_or(ApiError::NotFound)?;
-        let mut e = Portal::faq_row(&row)?;
         e.body_html = sanitize_html(&e.body_html);
         Ok(e)
     }
 }
-
-/// An agency as the tree is built from it: code, name, parent code.
-pub type AgencyRow = (String, String, Option<String>);
 
 /// The agency tree: roots are agencies without a (known) parent; a cycle in the data
 /// cannot loop (each agency is placed once).

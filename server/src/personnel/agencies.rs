@@ -97,6 +97,28 @@ pub async fn upsert(
     Ok(())
 }
 
+/// An agency as the agency tree is built from it: code, name, parent code (none when
+/// the data leaves it empty).
+pub type AgencyRow = (String, String, Option<String>);
+
+/// Every agency, by code.
+pub async fn all(pool: &sqlx::AnyPool) -> crate::error::Result<Vec<AgencyRow>> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT code, name, parent_code FROM agencies ORDER BY code")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("code")?,
+                r.try_get("name")?,
+                r.try_get::<Option<String>, _>("parent_code")?
+                    .filter(|p| !p.is_empty()),
+            ))
+        })
+        .collect()
+}
+
 /// Returns the number of agencies written.
 pub async fn import_agencies(
     db: &Db,

@@ -2,11 +2,12 @@
 //! link, the mail) happens afterwards, one request at a time; the link is single-use and
 //! short-lived, and a new password ends the account's sessions and trusted devices.
 
+pub mod store;
+
 use crate::{
-    audit::AuditEntry,
+    audit::{AuditEntry, Kind, Outcome},
     auth::password::account_key,
-    db::{from_ms, ms},
-    error::{Result, ServerError},
+    error::Result,
     mail::Mail,
     portal::Portal,
     tokens,
@@ -20,7 +21,6 @@ use ecpa_domain::{
     account::AccountName,
     reset::{self, LinkState},
 };
-use sqlx::Row;
 use std::sync::Arc;
 use time::Duration;
 
@@ -59,24 +59,18 @@ impl ResetWork {
             return crate::audit::set_audit_outcome(
                 pool,
                 audit_id,
-                crate::audit::Outcome::Ok,
+                Outcome::Ok,
                 None,
                 Some("no-match"),
             )
             .await;
         };
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM password_resets WHERE account_id = $1 AND created_at > $2",
-        )
-        .bind(&a.id)
-        .bind(ms(now - Duration::hours(1)))
-        .fetch_one(pool)
-        .await?;
+        let recent = store::links_since(pool, &a.id, now - Duration::hours(1)).await?;
         if recent >= RESET_MAILS_PER_ACCOUNT_HOUR {
             return crate::audit::set_audit_outcome(
                 pool,
                 audit_id,
-                crate::audit::Outcome::Throttled,
+                Outcome::Throttled,
                 Some(&a.id),
                 None,
             )
@@ -86,28 +80,16 @@ impl ResetWork {
         let mut batch = crate::batch::Batch::new();
         // A new link replaces any earlier one.
         batch
-            .push(crate::batch::Stmt::new(
-                "UPDATE password_resets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
-                vec![ms(now).into(), a.id.as_str().into()],
-            ))
-            .push(crate::batch::Stmt::new(
-                "INSERT INTO password_resets (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                vec![
-                    tokens::token_hash(&token).into(),
-                    a.id.as_str().into(),
-                    ms(now).into(),
-                    ms(now + reset::LINK_TTL).into(),
-                ],
+            .push(store::retire_links(&a.id, now))
+            .push(store::insert_link(
+                &tokens::token_hash(&token),
+                &a.id,
+                now,
+                now + reset::LINK_TTL,
             ));
         batch.commit(&self.db).await?;
-        crate::audit::set_audit_outcome(
-            pool,
-            audit_id,
-            crate::audit::Outcome::Ok,
-            Some(&a.id),
-            Some("sent"),
-        )
-        .await?;
+        crate::audit::set_audit_outcome(pool, audit_id, Outcome::Ok, Some(&a.id), Some("sent"))
+            .await?;
         let link = format!("{}/password/reset?token={token}", self.origin);
         let body = format!(
             "{} 您好：\n\n\
@@ -130,6 +112,20 @@ impl ResetWork {
     }
 }
 
+impl Portal {
+    /// The link a token names, and its state (a token that cannot be one is `Used`).
+    async fn reset_link(&self, token: &str) -> Result<(LinkState, Option<store::Link>)> {
+        if !tokens::looks_like_token(token) {
+            return Ok((LinkState::Used, None));
+        }
+        let link = store::link(&self.db.pool, &tokens::token_hash(token)).await?;
+        let state = link.as_ref().map_or(LinkState::Used, |l| {
+            reset::link_state(l.expires_at, l.used_at, self.now())
+        });
+        Ok((state, link))
+    }
+}
+
 #[async_trait]
 impl ResetBackend for Portal {
     /// The same work for every request before the answer (issue #16, finding 9): the
@@ -139,27 +135,25 @@ impl ResetBackend for Portal {
         let pool = &self.db.pool;
         let now = self.now();
         let (key, name) = account_key(account);
-        let from_client: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND client = $2 AND at > $3",
+        let from_client = crate::audit::count_from_client(
+            pool,
+            Kind::ResetRequest,
+            &ctx.client,
+            now - Duration::hours(1),
         )
-        .bind(crate::audit::Kind::ResetRequest.as_str())
-        .bind(&ctx.client)
-        .bind(ms(now - Duration::hours(1)))
-        .fetch_one(pool)
-        .await
-        .map_err(ServerError::from)?;
+        .await?;
         let throttled = from_client >= RESET_PER_CLIENT_HOUR;
         let (id, stmt) = crate::audit::audit_stmt(
             &AuditEntry {
-                kind: crate::audit::Kind::ResetRequest,
+                kind: Kind::ResetRequest,
                 account_key: &key,
                 account_id: None,
                 client: &ctx.client,
                 trusted: false,
                 outcome: if throttled {
-                    crate::audit::Outcome::Throttled
+                    Outcome::Throttled
                 } else {
-                    crate::audit::Outcome::Pending
+                    Outcome::Pending
                 },
                 detail: None,
             },
@@ -186,25 +180,7 @@ impl ResetBackend for Portal {
     }
 
     async fn reset_state(&self, token: &str) -> ApiResult<LinkState> {
-        if !tokens::looks_like_token(token) {
-            return Ok(LinkState::Used);
-        }
-        let row =
-            sqlx::query("SELECT expires_at, used_at FROM password_resets WHERE token_hash = $1")
-                .bind(tokens::token_hash(token))
-                .fetch_optional(&self.db.pool)
-                .await
-                .map_err(ServerError::from)?;
-        let Some(r) = row else {
-            return Ok(LinkState::Used);
-        };
-        let expires: i64 = r.try_get("expires_at").map_err(ServerError::from)?;
-        let used: Option<i64> = r.try_get("used_at").map_err(ServerError::from)?;
-        Ok(reset::link_state(
-            from_ms(expires),
-            used.map(from_ms),
-            self.now(),
-        ))
+        Ok(self.reset_link(token).await?.0)
     }
 
     async fn reset_password(
@@ -214,21 +190,15 @@ impl ResetBackend for Portal {
         password: &str,
         confirm: &str,
     ) -> ApiResult<()> {
-        let state = self.reset_state(token).await?;
-        if state != LinkState::Usable {
+        let (state, link) = self.reset_link(token).await?;
+        let (LinkState::Usable, Some(link)) = (state, link) else {
             return Err(ApiError::ResetLink(state));
-        }
+        };
         if password != confirm {
             return Err(ApiError::PasswordMismatch);
         }
         let pool = &self.db.pool;
-        let hash_of_token = tokens::token_hash(token);
-        let account_id: String =
-            sqlx::query_scalar("SELECT account_id FROM password_resets WHERE token_hash = $1")
-                .bind(&hash_of_token)
-                .fetch_one(pool)
-                .await
-                .map_err(ServerError::from)?;
+        let account_id = link.account_id;
         let acct = crate::auth::store::account_by_id(pool, &account_id)
             .await?
             .ok_or(ApiError::ResetLink(LinkState::Used))?;
@@ -236,48 +206,22 @@ impl ResetBackend for Portal {
             .validate(&acct.name, password)
             .map_err(ApiError::WeakPassword)?;
         let hash = self.hasher.hash(password).await?;
-        let now = self.now();
-        let mut tx = pool.begin().await.map_err(ServerError::from)?;
-        // Single use even under concurrent submissions: only one UPDATE finds it unused.
-        let took = sqlx::query(
-            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+        let ended = store::use_link(
+            pool,
+            &tokens::token_hash(token),
+            &account_id,
+            &hash,
+            self.now(),
         )
-        .bind(ms(now))
-        .bind(&hash_of_token)
-        .execute(&mut *tx)
-        .await
-        .map_err(ServerError::from)?
-        .rows_affected();
-        if took != 1 {
-            return Err(ApiError::ResetLink(LinkState::Used));
-        }
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(&hash)
-            .bind(&account_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(ServerError::from)?;
-        sqlx::query(
-            "UPDATE password_resets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(&account_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(ServerError::from)?;
-        // Whoever knew the old password is signed out everywhere, and no browser stays
-        // trusted for the account.
-        let [sessions, devices] = crate::auth::store::credentials_changed(&account_id);
-        let ended = sessions.execute(&mut *tx).await?;
-        devices.execute(&mut *tx).await?;
-        tx.commit().await.map_err(ServerError::from)?;
+        .await?
+        .ok_or(ApiError::ResetLink(LinkState::Used))?;
         let detail = format!("sessions ended: {ended}");
         self.audit_simple(
             ctx,
-            crate::audit::Kind::Reset,
+            Kind::Reset,
             &acct.name,
             Some(&account_id),
-            crate::audit::Outcome::Success,
+            Outcome::Success,
             Some(&detail),
         )
         .await?;
