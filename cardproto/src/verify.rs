@@ -395,21 +395,27 @@ fn map_status(s: crl::Status) -> Result<(), ProofRefusal> {
     }
 }
 
-/// The kind a certificate's subject type and issuer make it, if any.
-pub fn kind_of(trust: &TrustStore, p: &CertProfile) -> Option<CardKind> {
-    match p.subject_type.as_deref() {
-        Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT)
-            if trust.natural_ca_names.contains(&p.issuer) =>
-        {
-            Some(CardKind::Natural)
-        }
-        Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL)
-            if trust.org_ca_names.contains(&p.issuer) =>
-        {
+/// The kind a subject type (the `2.16.886.1.100.3.…` value a GPKI certificate carries)
+/// names, whoever issued the certificate.
+pub fn kind_by_type(subject_type: Option<&str>) -> Option<CardKind> {
+    match subject_type {
+        Some(oid::TYPE_NATURAL_PERSON | oid::TYPE_ALIEN_RESIDENT) => Some(CardKind::Natural),
+        Some(oid::TYPE_GOVERNMENT_AGENCY | oid::TYPE_GOVERNMENT_UNIT | oid::TYPE_SCHOOL) => {
             Some(CardKind::Organization)
         }
         _ => None,
     }
+}
+
+/// The kind a certificate's subject type and issuer make it, if any: the type names the
+/// kind, and a CA configured for that kind must have issued it.
+pub fn kind_of(trust: &TrustStore, p: &CertProfile) -> Option<CardKind> {
+    let kind = kind_by_type(p.subject_type.as_deref())?;
+    let cas = match kind {
+        CardKind::Natural => &trust.natural_ca_names,
+        CardKind::Organization => &trust.org_ca_names,
+    };
+    cas.contains(&p.issuer).then_some(kind)
 }
 
 /// Checks the certificate, in order: parses → KeyUsage digitalSignature, not a CA → profile

@@ -8,6 +8,7 @@ pub mod account;
 pub mod cert_binding;
 pub mod content;
 pub mod eligibility;
+pub mod email;
 pub mod national_id;
 pub mod password;
 pub mod personnel;

@@ -234,19 +234,6 @@ fn text_field(
     s
 }
 
-fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && s.len() <= 254
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
 /// Validates a row; `default_ingested` is used when the row has no 入檔日期.
 pub fn validate_row(raw: &RawRow, default_ingested: Date) -> Result<Table2Row, Vec<FieldError>> {
     let mut errs = Vec::new();
@@ -269,7 +256,7 @@ pub fn validate_row(raw: &RawRow, default_ingested: Date) -> Result<Table2Row, V
     let email = fold(&raw.email);
     let email = if email.is_empty() {
         None
-    } else if valid_email(&email) {
+    } else if crate::email::is_valid(&email) {
         Some(email)
     } else {
         errs.push(FieldError {

@@ -89,7 +89,7 @@ pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
             }
-            if let Err(e) = cards::purge_challenges(&janitor.db.pool, now).await {
+            if let Err(e) = cards::store::purge_challenges(&janitor.db.pool, now).await {
                 tracing::warn!(error = %e, "challenge purge failed");
             }
         }
