@@ -7,10 +7,10 @@ use crate::codes::{self, Failure};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use ecpa_cardproto::{
     challenge::Challenge,
-    hipki::{message, wire},
+    // The page's request type, read here as the `tbsPackage` it arrives as.
+    hipki::{message, wire, SignRequest as TbsPackage},
     profile,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::{sync::Arc, time::Duration};
 use zeroize::Zeroizing;
@@ -52,30 +52,6 @@ fn flag(v: &Option<Value>) -> bool {
     }
 }
 
-#[derive(Deserialize)]
-struct TbsPackage {
-    func: Option<String>,
-    tbs: Option<String>,
-    #[serde(rename = "tbsEncoding")]
-    tbs_encoding: Option<String>,
-    #[serde(rename = "hashAlgorithm")]
-    hash_algorithm: Option<String>,
-    #[serde(rename = "signatureType")]
-    signature_type: Option<String>,
-    pin: Option<Zeroizing<String>>,
-    /// ICToken's name for the PIN (it sends both).
-    userpin: Option<Zeroizing<String>>,
-    /// ICToken: the card number of the card to use.
-    cardid: Option<String>,
-    /// ICToken: the CKA_ID (Base64) of the key to use.
-    keyidb64: Option<String>,
-    #[serde(rename = "withSigningTime")]
-    with_signing_time: Option<Value>,
-    /// A reader name from pkcs11info, or a number (some sites send `0`).
-    #[serde(rename = "slotDescription")]
-    slot_description: Option<Value>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureType {
     /// PKCS#1 v1.5 over the hash of `tbs`.
@@ -98,13 +74,10 @@ struct Parsed {
     key_id: Option<Vec<u8>>,
 }
 
-/// ICToken's placeholder for a parameter the page did not give.
-const NOT_GIVEN: &str = "__NotExistedTag__";
-
 /// A text parameter that was really given (not empty, not ICToken's placeholder).
 fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && s != NOT_GIVEN)
+        .filter(|s| !s.is_empty() && s != TbsPackage::NOT_GIVEN)
 }
 
 fn bad(what: &str) -> Failure {

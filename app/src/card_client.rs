@@ -9,7 +9,7 @@
 //! The PIN travels from the PIN field to the relay window only; it is never sent to the
 //! portal's server, never put in a URL and never logged.
 
-use ecpa_cardproto::hipki::{Answer, Outcome};
+use ecpa_cardproto::hipki::{Answer, Outcome, SignRequest};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -28,22 +28,10 @@ pub fn get_user_cert() -> Value {
     json!({ "func": "GetUserCert" })
 }
 
-/// The `MakeSignature` request: SHA-256, PKCS#1 v1.5 over the challenge text as is.
+/// The `MakeSignature` request the portal sends ([`SignRequest::portal_challenge`], the
+/// type the agent reads): SHA-256, PKCS#1 v1.5 over the challenge text as is.
 pub fn make_signature(tbs: &str, pin: &str, slot: Option<&str>) -> Value {
-    let mut v = json!({
-        "func": "MakeSignature",
-        "signatureType": "PKCS1",
-        "tbs": tbs,
-        "tbsEncoding": "NONE",
-        "hashAlgorithm": "SHA256",
-        "withCardSN": "true",
-        "pin": pin,
-        "nonce": "",
-    });
-    if let (Some(slot), Some(o)) = (slot, v.as_object_mut()) {
-        o.insert("slotDescription".into(), Value::String(slot.to_string()));
-    }
-    v
+    serde_json::to_value(SignRequest::portal_challenge(tbs, pin, slot)).unwrap_or(Value::Null)
 }
 
 /// The request text the page posts to the relay window. The real component's `/popupForm`

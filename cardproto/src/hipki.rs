@@ -154,6 +154,98 @@ impl CertInfo {
     }
 }
 
+/// The `MakeSignature` request (the `tbsPackage` a page posts to `/sign`), as sites send it
+/// and as the agent reads it: one type for both sides. Every field is optional on the wire
+/// (sites leave out what they do not need); `ICToken` sends `userpin`, `cardid` and
+/// `keyidb64` and fills what it does not mean with [`SignRequest::NOT_GIVEN`].
+///
+/// The PIN is wiped from memory when the request is dropped, and `Debug` never shows it.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub func: Option<String>,
+    /// `PKCS1` (default), `PKCS7` or `RAW`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tbs: Option<String>,
+    /// `NONE`, `""` or absent: `tbs` as is; `base64`: `tbs` is base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tbs_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_algorithm: Option<String>,
+    /// `"true"` for the card number in the answer (`cardSN`). A value, not a string: sites
+    /// send `"true"` or `true`, and neither may make the request unreadable.
+    #[serde(rename = "withCardSN", skip_serializing_if = "Option::is_none")]
+    pub with_card_sn: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<zeroize::Zeroizing<String>>,
+    /// ICToken's name for the PIN (it sends both).
+    #[serde(rename = "userpin", skip_serializing_if = "Option::is_none")]
+    pub userpin: Option<zeroize::Zeroizing<String>>,
+    /// ICToken: the card number of the card to use.
+    #[serde(rename = "cardid", skip_serializing_if = "Option::is_none")]
+    pub cardid: Option<String>,
+    /// ICToken: the CKA_ID (base64) of the key to use.
+    #[serde(rename = "keyidb64", skip_serializing_if = "Option::is_none")]
+    pub keyidb64: Option<String>,
+    /// `"true"` (or `true`) for a signing time in a PKCS#7 signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub with_signing_time: Option<serde_json::Value>,
+    /// A reader name from `pkcs11info`, or a number (some sites send `0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_description: Option<serde_json::Value>,
+    /// Sent by the real component's own pages (empty); read by nobody.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<serde_json::Value>,
+}
+
+impl SignRequest {
+    /// ICToken's placeholder for a parameter the page did not give.
+    pub const NOT_GIVEN: &'static str = "__NotExistedTag__";
+
+    /// What the portal's pages ask: SHA-256, PKCS#1 v1.5 over the challenge text as is,
+    /// with the card number, optionally on one reader.
+    pub fn portal_challenge(tbs: &str, pin: &str, slot: Option<&str>) -> Self {
+        Self {
+            func: Some("MakeSignature".into()),
+            signature_type: Some("PKCS1".into()),
+            tbs: Some(tbs.into()),
+            tbs_encoding: Some("NONE".into()),
+            hash_algorithm: Some("SHA256".into()),
+            with_card_sn: Some(serde_json::Value::String("true".into())),
+            pin: Some(zeroize::Zeroizing::new(pin.into())),
+            nonce: Some(serde_json::Value::String(String::new())),
+            slot_description: slot.map(|s| serde_json::Value::String(s.into())),
+            ..Self::default()
+        }
+    }
+
+    /// The PIN, under either name.
+    pub fn pin(&self) -> Option<&str> {
+        self.pin
+            .as_deref()
+            .or(self.userpin.as_deref())
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+    }
+}
+
+impl std::fmt::Debug for SignRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignRequest")
+            .field("func", &self.func)
+            .field("signature_type", &self.signature_type)
+            .field("tbs", &self.tbs)
+            .field("tbs_encoding", &self.tbs_encoding)
+            .field("hash_algorithm", &self.hash_algorithm)
+            .field("pin", &self.pin().map(|_| "<hidden>"))
+            .field("slot_description", &self.slot_description)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Any answer of the component (`func` = `pkcs11info`, `sign` or `addDomain`). Numbers may come
 /// as JSON numbers or strings ("0x76000006" / decimal), depending on the component's version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -306,6 +398,51 @@ pub enum Outcome {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_portal_request_uses_the_wire_names_and_reads_back_whole() {
+        let r = SignRequest::portal_challenge("登入 ECPA", "1+2%3&4", Some("Virtual PCD 00 00"));
+        let text = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (k, want) in [
+            ("func", "MakeSignature"),
+            ("signatureType", "PKCS1"),
+            ("tbs", "登入 ECPA"),
+            ("tbsEncoding", "NONE"),
+            ("hashAlgorithm", "SHA256"),
+            ("withCardSN", "true"),
+            ("pin", "1+2%3&4"),
+            ("slotDescription", "Virtual PCD 00 00"),
+            ("nonce", ""),
+        ] {
+            assert_eq!(v[k], want, "{k}");
+        }
+        assert_eq!(v.as_object().unwrap().len(), 9, "{text}");
+        let back: SignRequest = serde_json::from_str(&text).unwrap();
+        assert!(back == r);
+        assert!(SignRequest::portal_challenge("t", "123456", None)
+            .slot_description
+            .is_none());
+    }
+
+    #[test]
+    fn other_sites_requests_read_and_the_pin_never_shows_in_debug() {
+        // ICToken's shape: userpin, placeholders, booleans where others send strings.
+        let r: SignRequest = serde_json::from_str(
+            r#"{"func":"MakeSignature","tbs":"x","userpin":"12345678","cardid":"GP54902532829744",
+                "keyidb64":"AQ==","nonce":"__NotExistedTag__","withSigningTime":"__NotExistedTag__",
+                "withCardSN":true,"slotDescription":0,"checkValidity":"__NotExistedTag__"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.pin(), Some("12345678"));
+        assert_eq!(r.cardid.as_deref(), Some("GP54902532829744"));
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("12345678"), "{shown}");
+        let empty: SignRequest = serde_json::from_str(r#"{"pin":"","userpin":"123456"}"#).unwrap();
+        // An empty `pin` is the PIN given (as the real component reads it): none.
+        assert_eq!(empty.pin(), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
 
