@@ -6,7 +6,7 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt fmt-check deps-check clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
+.PHONY: setup run dev build build-debug test lint fmt fmt-check deps-check deny clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
@@ -34,13 +34,18 @@ build-debug:
 
 ## The whole suite: formatting, lints, unit + integration tests (SQLite and a throw-away
 ## PostgreSQL), and the browser tests.
-test: fmt-check clippy deps-check build-debug unit e2e dev-reload
+test: fmt-check clippy deps-check deny build-debug unit e2e dev-reload
 
-lint: fmt-check clippy deps-check
+lint: fmt-check clippy deps-check deny
 
 ## No dependency declared and unused (cargo-machete, installed by `make setup`).
 deps-check:
 	.tools/bin/cargo-machete
+
+## Licences, bans, sources and RustSec advisories (cargo-deny and the database `make setup`
+## keeps in .tools; nothing is fetched here).
+deny:
+	scripts/deny.sh
 
 ## Formats everything (leptosfmt for the view! macros, then rustfmt).
 fmt:

@@ -68,6 +68,38 @@ if ! "$TOOLS/bin/cargo-machete" --version 2>/dev/null | grep -q '0.9.2'; then
   cargo install cargo-machete --version 0.9.2 --locked --root "$TOOLS"
 fi
 
+# Licences, bans, sources and advisories of `make test` (project-local, pinned).
+if ! "$TOOLS/bin/cargo-deny" --version 2>/dev/null | grep -q '0.18.9'; then
+  log "installing cargo-deny 0.18.9 (about 8 minutes on 2 cores)"
+  cargo install cargo-deny --version 0.18.9 --locked --root "$TOOLS"
+fi
+
+# The RustSec advisory database for cargo-deny, in the folder its configured URL maps to.
+# Refreshed from GitHub when it can be reached; otherwise cloned once from an offline
+# mirror of github.com/rustsec/advisory-db: $ECPA_ADVISORY_DB_MIRROR, or the build
+# machine's mirror under /work/.mirror. A test run never fetches it.
+ADVISORY_DB="$TOOLS/advisory-dbs/advisory-db-3157b0e258782691"
+ADVISORY_URL=https://github.com/rustsec/advisory-db
+if [ -d "$ADVISORY_DB/.git" ]; then
+  GIT_TERMINAL_PROMPT=0 timeout 60 git -C "$ADVISORY_DB" pull -q --ff-only "$ADVISORY_URL" 2>/dev/null \
+    || log "advisory database kept as it is (of $(git -C "$ADVISORY_DB" log -1 --format=%cs)): GitHub not reachable"
+else
+  mkdir -p "$TOOLS/advisory-dbs"
+  if GIT_TERMINAL_PROMPT=0 timeout 120 git clone -q --depth 1 "$ADVISORY_URL" "$ADVISORY_DB" 2>/dev/null; then
+    log "advisory database cloned from GitHub"
+  else
+    rm -rf "$ADVISORY_DB"
+    for m in "${ECPA_ADVISORY_DB_MIRROR:-}" /work/.mirror/rustsec+advisory-db/repo; do
+      if [ -n "$m" ] && [ -d "$m" ] && git clone -q "$m" "$ADVISORY_DB" 2>/dev/null; then
+        log "advisory database cloned from the mirror $m (of $(git -C "$ADVISORY_DB" log -1 --format=%cs))"
+        break
+      fi
+      rm -rf "$ADVISORY_DB"
+    done
+    [ -d "$ADVISORY_DB/.git" ] || log "WARNING: no RustSec advisory database (no GitHub, no mirror): make test will fail at deny"
+  fi
+fi
+
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock 2>/dev/null || true)
 if [ -n "$WBG_VERSION" ]; then
