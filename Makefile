@@ -6,7 +6,7 @@ ECPA_DATABASE_URL ?= sqlite://data/ecpa.db
 ECPA_LISTEN ?= 127.0.0.1:3000
 export ECPA_DATABASE_URL ECPA_LISTEN
 
-.PHONY: setup run dev build build-debug test lint fmt fmt-check deps-check deny clippy unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
+.PHONY: setup run dev build build-debug test lint fmt fmt-check deps-check deny clippy page-weight bench-ssr unit e2e bench-import clean demo-cards fuzz load real-stack-loop dev-reload
 
 ## Install every tool the project needs (idempotent; fast when all is present).
 setup:
@@ -27,14 +27,14 @@ dev: setup
 	@scripts/run.sh dev
 
 build:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 build-debug:
 	cargo leptos build
 
 ## The whole suite: formatting, lints, unit + integration tests (SQLite and a throw-away
 ## PostgreSQL), and the browser tests.
-test: fmt-check clippy deps-check deny build-debug unit e2e dev-reload
+test: fmt-check clippy deps-check deny build-debug page-weight unit e2e dev-reload
 
 lint: fmt-check clippy deps-check deny
 
@@ -63,6 +63,15 @@ clippy:
 
 unit:
 	scripts/with-postgres.sh cargo nextest run --workspace --exclude ecpa-e2e --no-fail-fast
+
+## What the home page ships (brotli, release build) stays within its budget.
+page-weight:
+	scripts/page-weight.sh
+
+## The home page from the portal against nginx serving the same bytes (wrk), and the
+## page weight (docs/benchmarks.md).
+bench-ssr: build
+	scripts/bench-ssr.sh
 
 ## `make dev` serves and hot-reloads (a style and a page changed, the change served).
 dev-reload: build-debug

@@ -18,7 +18,7 @@ APT_PACKAGES=(
   softhsm2 opensc pcscd libpcsclite-dev vsmartcard-vpcd
   chromium chromium-driver fonts-wqy-microhei
   postgresql time
-  wrk
+  wrk nginx-light
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -15,7 +15,7 @@ pub mod pages;
 pub mod wording;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -49,6 +49,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link
+                    rel="stylesheet"
+                    id="leptos"
+                    href=format!("/{}/ecpa.css", options.site_pkg_dir)
+                />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -121,7 +126,6 @@ pub fn App() -> impl IntoView {
     set_content_security_policy();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/ecpa.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Meta name="description" content="行政院人事行政總處 eCPA人事服務網" />
         <Title formatter=|t: String| page_title(&t) />

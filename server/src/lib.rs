@@ -49,6 +49,12 @@ pub fn leptos_options(config: &Config) -> Result<LeptosOptions> {
     if opts.output_name.is_empty() {
         opts.output_name = "ecpa".into();
     }
+    // Pages name the site's files by their version (http::assets), except under watch.
+    if !http::assets::watched() {
+        if let Some(v) = http::assets::version(&config.site_root)? {
+            opts.site_pkg_dir = format!("pkg/{v}").into();
+        }
+    }
     Ok(opts)
 }
 
@@ -102,6 +108,13 @@ pub async fn serve(portal: Arc<Portal>, ready: Option<oneshot::Sender<SocketAddr
     if let Some(tx) = ready {
         let _ = tx.send(addr);
     }
+    // Small answers go out at once: without TCP_NODELAY a response written in two pieces
+    // waits for the client's delayed ACK (~40 ms on Linux) on a kept-alive connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

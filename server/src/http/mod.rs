@@ -24,9 +24,13 @@ use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use std::{net::SocketAddr, sync::Arc};
 use tower_http::{
-    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, set_header::SetResponseHeaderLayer,
+    catch_panic::CatchPanicLayer,
+    compression::{CompressionLayer, CompressionLevel},
+    limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer,
 };
 
+pub mod assets;
 pub mod limits;
 
 /// Request bodies above this are refused (413) before any handler reads them.
@@ -36,6 +40,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub portal: Arc<Portal>,
+    pub pkg: assets::PkgFiles,
 }
 
 /// Paths that need a signed-in session before anything renders.
@@ -69,14 +74,21 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
     };
     let routes = generate_route_list(App);
     let https = portal.config.is_https();
+    let version = leptos_options
+        .site_pkg_dir
+        .strip_prefix("pkg/")
+        .map(str::to_string);
+    let pkg = assets::PkgFiles::new(&portal.config.site_root, version);
     let state = AppState {
         leptos_options: leptos_options.clone(),
         portal,
+        pkg,
     };
 
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/pkg/{*path}", get(pkg_file))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let o = leptos_options.clone();
             move || shell(o.clone())
@@ -90,6 +102,7 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
             request_context,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(compression())
         .layer(CatchPanicLayer::custom(|_| {
             error_page(StatusCode::INTERNAL_SERVER_ERROR)
         }));
@@ -120,6 +133,44 @@ pub fn router(portal: Arc<Portal>, leptos_options: LeptosOptions) -> Router {
         ));
     }
     app.with_state(state)
+}
+
+/// Pages, JSON and text compressed as they go out (brotli or gzip, as the browser
+/// accepts), at a level that costs little time; the `/pkg/` files come precompressed at
+/// the best level instead (`assets`), and anything already encoded passes untouched.
+fn compression() -> CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{Predicate, SizeAbove};
+    let textual = |_: StatusCode, _: http::Version, headers: &HeaderMap, _: &http::Extensions| {
+        headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                let t = t.split(';').next().unwrap_or_default().trim();
+                matches!(
+                    t,
+                    "text/html"
+                        | "text/plain"
+                        | "text/css"
+                        | "text/javascript"
+                        | "application/javascript"
+                        | "application/json"
+                        | "image/svg+xml"
+                )
+            })
+    };
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(SizeAbove::new(512).and(textual))
+}
+
+async fn pkg_file(
+    State(st): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    st.pkg.serve(&path, req).await
 }
 
 async fn healthz() -> &'static str {
