@@ -33,7 +33,10 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 const ADMIN_ANNOUNCEMENTS: u32 = 500;
 
 impl Portal {
+    /// Every change ends here: the public pages are rendered anew, and the change is
+    /// audited.
     async fn admin_audit(&self, ctx: &RequestCtx, admin_id: &str, what: &str) -> ApiResult<()> {
+        self.content_changed().await?;
         self.audit_simple(
             ctx,
             Kind::AdminChange,

@@ -38,6 +38,8 @@ pub struct Portal {
     pub stats_cache: crate::content::counters::StatsCache,
     /// Request rate limits of this process.
     pub limiter: crate::http::limits::Limiter,
+    /// Public pages rendered once for visitors without a session (`http::page_cache`).
+    pub pages: crate::http::page_cache::PageCache,
     /// Password-reset requests are worked on one at a time, after the answer was sent
     /// (`content::ResetWork`).
     pub reset_lock: Arc<tokio::sync::Mutex<()>>,
@@ -86,6 +88,7 @@ impl Portal {
         Ok(Self {
             mailer,
             stats_cache: Default::default(),
+            pages: Default::default(),
             limiter: crate::http::limits::Limiter::new(config.rate_limits),
             reset_lock: Default::default(),
             sessions: config.session_policy(),

@@ -27,6 +27,7 @@ on_both_databases!(
     stored_xss_is_rendered_inert,
     admin_changes_reach_the_home_page,
     admin_pages_are_for_admins_only,
+    public_pages_are_rendered_once_for_visitors_without_a_session,
 );
 
 fn ok_json<T: serde::de::DeserializeOwned>(r: &common::Reply) -> Result<T, ApiError> {
@@ -1115,4 +1116,97 @@ async fn admin_pages_are_for_admins_only(app: TestApp) {
         .await
         .body
         .contains("您沒有使用此功能的權限"));
+}
+
+/// The nonce a page's policy names, and the page's HTML with it taken out.
+fn page_without_nonce(r: &common::Reply) -> (String, String) {
+    let csp = r.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let start = csp.find("'nonce-").expect("a nonce") + 7;
+    let nonce = csp[start..start + csp[start..].find('\'').unwrap()].to_string();
+    assert!(
+        r.body.contains(&format!("nonce=\"{nonce}\"")),
+        "the page uses its policy's nonce"
+    );
+    (nonce.clone(), r.body.replace(&nonce, "NONCE"))
+}
+
+async fn public_pages_are_rendered_once_for_visitors_without_a_session(app: TestApp) {
+    let visitor = Jar::default();
+    let first = app.get("/", &visitor).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let hits = app.portal.pages.hits();
+    let again = app.get("/", &visitor).await;
+    assert_eq!(
+        app.portal.pages.hits(),
+        hits + 1,
+        "the second visit is the stored page"
+    );
+    let (n1, p1) = page_without_nonce(&first);
+    let (n2, p2) = page_without_nonce(&again);
+    assert_ne!(n1, n2, "every answer has its own nonce");
+    assert_eq!(p1, p2, "and otherwise the same page");
+
+    // A signed-in person never gets the stored page, nor does their page get stored.
+    let me = signed_in(&app, "linmh", "198.51.100.61").await;
+    let mine = app.get("/", &me).await;
+    assert!(
+        mine.body.contains("林"),
+        "their own page: {}",
+        mine.body.len()
+    );
+    assert_ne!(page_without_nonce(&mine).1, p1);
+    let hits = app.portal.pages.hits();
+    let anon = app.get("/", &visitor).await;
+    assert_eq!(app.portal.pages.hits(), hits + 1);
+    assert_eq!(
+        page_without_nonce(&anon).1,
+        p1,
+        "the anonymous page, not theirs"
+    );
+
+    // An administrator's change and a vote show at once.
+    let admin = signed_in(&app, "ecpaadmin", "198.51.100.62").await;
+    let title = "頁面快取之後的新公告";
+    let r = app
+        .form(
+            "/api/admin/announcement_save",
+            &[
+                ("category", "general"),
+                ("title", title),
+                ("body", "內容"),
+                ("hot", "true"),
+            ],
+            "198.51.100.62",
+            &admin,
+        )
+        .await;
+    assert_eq!(r.location(), Some("/admin/announcements"), "{r:?}");
+    assert!(app.get("/", &visitor).await.body.contains(title));
+    let poll: String = sqlx::query_scalar("SELECT id FROM polls WHERE active = 1")
+        .fetch_one(&app.portal.db.pool)
+        .await
+        .unwrap();
+    let option: String =
+        sqlx::query_scalar("SELECT id FROM poll_options WHERE poll_id = $1 ORDER BY position")
+            .bind(&poll)
+            .fetch_one(&app.portal.db.pool)
+            .await
+            .unwrap();
+    let before = app.get("/polls", &visitor).await;
+    let voted = vote(&app, &me, &poll, &option).await.unwrap();
+    let after = app.get("/polls", &visitor).await;
+    assert_ne!(page_without_nonce(&before).1, page_without_nonce(&after).1);
+    assert!(
+        after.body.contains(&format!("共 {} 票", voted.total_votes))
+            || after.body.contains(&voted.total_votes.to_string()),
+        "the new count shows"
+    );
+    // Pages outside the public set are never stored.
+    let hits = app.portal.pages.hits();
+    app.get("/login/certificate", &visitor).await;
+    app.get("/login/certificate", &visitor).await;
+    assert_eq!(app.portal.pages.hits(), hits);
 }

@@ -406,4 +406,57 @@ async fn two_instances_on_one_postgresql() {
     assert_eq!(count("pending").await, 0);
     // bind_start's password and linmh's sign-in.
     assert_eq!(count("success").await, 2);
+
+    // 4. Public pages that A keeps for visitors without a session follow a change made at
+    //    B: an administrator's new announcement shows on A's home page within about a
+    //    second (A reads the shared content version once a second).
+    let visitor = "198.51.100.40";
+    let home = call(a.port, "GET", "/", &Jar::default(), None, visitor)
+        .await
+        .unwrap();
+    assert_eq!(home.0, StatusCode::OK);
+    let title = "兩部伺服器之間的公告同步測試";
+    assert!(!home.2.contains(title));
+    let mut admin = Jar::default();
+    let r = step(
+        &b,
+        "/api/login",
+        &mut admin,
+        Some(Body::Form(vec![
+            ("account", ecpa_server::demo::DEMO_ADMIN.into()),
+            ("password", PW.into()),
+        ])),
+        "198.51.100.41",
+    )
+    .await;
+    assert_eq!(r.0, StatusCode::OK, "{r:?}");
+    let r = step(
+        &b,
+        "/api/admin/announcement_save",
+        &mut admin,
+        Some(Body::Form(vec![
+            ("category", "general".into()),
+            ("title", title.into()),
+            ("body", "內容".into()),
+            ("hot", "true".into()),
+        ])),
+        "198.51.100.41",
+    )
+    .await;
+    assert_eq!(r.0, StatusCode::OK, "{r:?}");
+    let changed = std::time::Instant::now();
+    loop {
+        let home = call(a.port, "GET", "/", &Jar::default(), None, visitor)
+            .await
+            .unwrap();
+        if home.2.contains(title) {
+            break;
+        }
+        assert!(
+            changed.elapsed() < std::time::Duration::from_secs(3),
+            "A still shows its old home page {:?} after B's change",
+            changed.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -55,6 +55,13 @@ pub(crate) fn content_err(e: ContentError) -> ApiError {
 }
 
 impl Portal {
+    /// The public content changed (an administrator's edit, a vote): this instance's
+    /// stored pages go at once, other instances' within a second (`http::page_cache`).
+    pub(crate) async fn content_changed(&self) -> Result<()> {
+        self.pages.invalidate();
+        store::bump_content_version(&self.db.pool).await
+    }
+
     async fn stats(&self) -> Result<HomeStats> {
         let now = self.now();
         if let Some(s) = self.stats_cache.fresh(now) {
@@ -204,6 +211,7 @@ impl ContentBackend for Portal {
         if !store::insert_vote(pool, poll_id, &account, option_id, self.now()).await? {
             return Err(ApiError::AlreadyVoted);
         }
+        self.content_changed().await?;
         self.audit_simple(
             ctx,
             crate::audit::Kind::Vote,

@@ -246,6 +246,29 @@ pub async fn set_announcement_flag(
     Ok(n == 1)
 }
 
+// ---- the content version ----------------------------------------------------------------
+
+/// The version of the public content, raised by every change (what other instances'
+/// page caches compare with).
+pub async fn content_version(pool: &AnyPool) -> Result<i64> {
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT value FROM counters WHERE name = 'content_version'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(v.unwrap_or(0))
+}
+
+/// Raises the content version.
+pub async fn bump_content_version(pool: &AnyPool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('content_version', 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 // ---- polls and votes -------------------------------------------------------------------
 
 /// A poll with its counts and, for `voter` (a signed-in account id), their vote.

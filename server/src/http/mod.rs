@@ -32,6 +32,7 @@ use tower_http::{
 
 pub mod assets;
 pub mod limits;
+pub mod page_cache;
 
 /// Request bodies above this are refused (413) before any handler reads them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -387,7 +388,30 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
             .map(str::to_owned),
     };
     req.extensions_mut().insert(ctx);
-    let mut res = next.run(req).await;
+    // A public page for a visitor without a session: the same HTML for everyone.
+    let cache_key = (presented.is_none() && *req.method() == Method::GET)
+        .then(|| page_cache::key(&path, req.uri().query()))
+        .flatten();
+    let mut res = match cache_key {
+        Some(key) => {
+            let pages = &portal.pages;
+            if pages.version_check_due() {
+                match crate::content::store::content_version(&portal.db.pool).await {
+                    Ok(v) => pages.set_shared_version(v),
+                    Err(e) => tracing::warn!(error = %e, "content version not read"),
+                }
+            }
+            match pages.get(&key) {
+                Some(hit) => hit,
+                None => {
+                    let versions = pages.versions();
+                    let res = next.run(req).await;
+                    pages.store(key, versions, res).await
+                }
+            }
+        }
+        None => next.run(req).await,
+    };
     if stale_cookie && !res.headers().contains_key(header::SET_COOKIE) {
         append_cookie(&mut res, &portal.cookies.clear_session());
     }
