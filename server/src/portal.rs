@@ -40,6 +40,8 @@ pub struct Portal {
     pub limiter: crate::http::limits::Limiter,
     /// Public pages rendered once for visitors without a session (`http::page_cache`).
     pub pages: crate::http::page_cache::PageCache,
+    /// The home page's panels, for every visitor (`content::panels`).
+    pub panels: crate::content::panels::Panels,
     /// Password-reset requests are worked on one at a time, after the answer was sent
     /// (`content::ResetWork`).
     pub reset_lock: Arc<tokio::sync::Mutex<()>>,
@@ -89,6 +91,7 @@ impl Portal {
             mailer,
             stats_cache: Default::default(),
             pages: Default::default(),
+            panels: Default::default(),
             limiter: crate::http::limits::Limiter::new(config.rate_limits),
             reset_lock: Default::default(),
             sessions: config.session_policy(),

@@ -4,6 +4,7 @@
 pub mod counters;
 pub mod defaults;
 pub(crate) mod defaults_data;
+pub mod panels;
 pub mod sanitize;
 pub mod store;
 
@@ -62,6 +63,18 @@ impl Portal {
         store::bump_content_version(&self.db.pool).await
     }
 
+    /// The content versions what is kept must match: this instance's, and the shared one
+    /// in the database, read again when a second has passed since the last read.
+    pub(crate) async fn content_versions(&self) -> crate::http::page_cache::Versions {
+        if self.pages.version_check_due() {
+            match store::content_version(&self.db.pool).await {
+                Ok(v) => self.pages.set_shared_version(v),
+                Err(e) => tracing::warn!(error = %e, "content version not read"),
+            }
+        }
+        self.pages.versions()
+    }
+
     async fn stats(&self) -> Result<HomeStats> {
         let now = self.now();
         if let Some(s) = self.stats_cache.fresh(now) {
@@ -78,20 +91,33 @@ impl ContentBackend for Portal {
     async fn home(&self, ctx: &RequestCtx) -> ApiResult<HomeData> {
         let pool = &self.db.pool;
         let today = self.today();
-        let latest = store::announcements(pool, Listing::Public(None), HOME_LATEST, 0).await?;
-        let poll = match store::current_poll_id(pool).await? {
+        let versions = self.content_versions().await;
+        let panels = match self.panels.fresh(versions) {
+            Some(p) => p,
+            None => {
+                let latest =
+                    store::announcements(pool, Listing::Public(None), HOME_LATEST, 0).await?;
+                let read = panels::HomePanels {
+                    latest: latest.iter().map(item).collect(),
+                    links: store::links(pool).await?,
+                    poll_id: store::current_poll_id(pool).await?,
+                };
+                self.panels.keep(versions, read)
+            }
+        };
+        let poll = match &panels.poll_id {
             Some(id) => {
                 let me = self.signed_in(ctx).await?;
-                store::poll_view(pool, me.as_ref().map(|m| m.id()), &id).await?
+                store::poll_view(pool, me.as_ref().map(|m| m.id()), id).await?
             }
             None => None,
         };
         Ok(HomeData {
             today: roc::format_long(today).unwrap_or_else(|_| today.to_string()),
             stats: self.stats().await?,
-            latest: latest.iter().map(item).collect(),
+            latest: panels.latest.clone(),
             poll,
-            links: store::links(pool).await?,
+            links: panels.links.clone(),
         })
     }
 

@@ -395,16 +395,10 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     let mut res = match cache_key {
         Some(key) => {
             let pages = &portal.pages;
-            if pages.version_check_due() {
-                match crate::content::store::content_version(&portal.db.pool).await {
-                    Ok(v) => pages.set_shared_version(v),
-                    Err(e) => tracing::warn!(error = %e, "content version not read"),
-                }
-            }
+            let versions = portal.content_versions().await;
             match pages.get(&key) {
                 Some(hit) => hit,
                 None => {
-                    let versions = pages.versions();
                     let res = next.run(req).await;
                     pages.store(key, versions, res).await
                 }
