@@ -13,4 +13,4 @@ if [ ! -d "$DB/crates" ]; then
 fi
 echo "deny: RustSec advisory database of $(git -C "$DB" log -1 --format=%cs 2>/dev/null || echo '?')" >&2
 # Duplicate versions are listed by a plain `cargo deny check`; here they would bury the rest.
-exec .tools/bin/cargo-deny --offline check --hide-inclusion-graph -A duplicate
+exec "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-deny" --offline check --hide-inclusion-graph -A duplicate

@@ -68,10 +68,11 @@ if ! "$TOOLS/bin/cargo-machete" --version 2>/dev/null | grep -q '0.9.2'; then
   cargo install cargo-machete --version 0.9.2 --locked --root "$TOOLS"
 fi
 
-# Licences, bans, sources and advisories of `make test` (project-local, pinned).
-if ! "$TOOLS/bin/cargo-deny" --version 2>/dev/null | grep -q '0.18.9'; then
+# Licences, bans, sources and advisories of `make test` (pinned; in the user's cargo bin
+# like cargo-leptos, so another checkout of the project does not build it again).
+if ! "$CARGO_BIN/cargo-deny" --version 2>/dev/null | grep -q '0.18.9'; then
   log "installing cargo-deny 0.18.9 (about 8 minutes on 2 cores)"
-  cargo install cargo-deny --version 0.18.9 --locked --root "$TOOLS"
+  cargo install cargo-deny --version 0.18.9 --locked
 fi
 
 # The RustSec advisory database for cargo-deny, in the folder its configured URL maps to.
