@@ -134,6 +134,21 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Unix milliseconds, the time format of every column.
+/// An insert's outcome where a unique key decides who wins: `true` if the row went in,
+/// `false` if the key was taken (of two racing inserts exactly one gets `true`).
+pub fn inserted(r: std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error>) -> Result<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }

@@ -247,37 +247,29 @@ pub async fn insert_binding(
 ) -> Result<bool> {
     use base64::{engine::general_purpose::STANDARD as B64, Engine};
     let p = b.profile;
-    let inserted = sqlx::query(
-        "INSERT INTO cert_bindings (id, account_id, fingerprint, kind, subject, issuer, serial, card_number, \
-         not_before, not_after, certificate, contact_email, note, bound_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    crate::db::inserted(
+        sqlx::query(
+            "INSERT INTO cert_bindings (id, account_id, fingerprint, kind, subject, issuer, serial, card_number, \
+             not_before, not_after, certificate, contact_email, note, bound_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(tokens::row_id())
+        .bind(b.account_id)
+        .bind(fingerprint(b.der))
+        .bind(b.kind.as_str())
+        .bind(&p.subject)
+        .bind(&p.issuer)
+        .bind(&p.serial_hex)
+        .bind(b.card_number)
+        .bind(p.not_before)
+        .bind(p.not_after)
+        .bind(B64.encode(b.der))
+        .bind(b.contact_email)
+        .bind(b.note)
+        .bind(ms(now))
+        .execute(pool)
+        .await,
     )
-    .bind(tokens::row_id())
-    .bind(b.account_id)
-    .bind(fingerprint(b.der))
-    .bind(b.kind.as_str())
-    .bind(&p.subject)
-    .bind(&p.issuer)
-    .bind(&p.serial_hex)
-    .bind(b.card_number)
-    .bind(p.not_before)
-    .bind(p.not_after)
-    .bind(B64.encode(b.der))
-    .bind(b.contact_email)
-    .bind(b.note)
-    .bind(ms(now))
-    .execute(pool)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// A binding as 我的憑證 lists it.

@@ -446,25 +446,17 @@ pub async fn insert_vote(
     option_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO poll_votes (poll_id, account_id, option_id, voted_at) VALUES ($1, $2, $3, $4)",
+    crate::db::inserted(
+        sqlx::query(
+            "INSERT INTO poll_votes (poll_id, account_id, option_id, voted_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(poll_id)
+        .bind(account_id)
+        .bind(option_id)
+        .bind(ms(now))
+        .execute(pool)
+        .await,
     )
-    .bind(poll_id)
-    .bind(account_id)
-    .bind(option_id)
-    .bind(ms(now))
-    .execute(pool)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e)
-            if e.as_database_error()
-                .is_some_and(|d| d.is_unique_violation()) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 // ---- links -----------------------------------------------------------------------------
