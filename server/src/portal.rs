@@ -42,6 +42,8 @@ pub struct Portal {
     pub pages: crate::http::page_cache::PageCache,
     /// The home page's panels, for every visitor (`content::panels`).
     pub panels: crate::content::panels::Panels,
+    /// The content version both are checked against (`content::versions`).
+    pub content_versions: crate::content::versions::ContentVersions,
     /// Password-reset requests are worked on one at a time, after the answer was sent
     /// (`content::ResetWork`).
     pub reset_lock: Arc<tokio::sync::Mutex<()>>,
@@ -92,6 +94,7 @@ impl Portal {
             stats_cache: Default::default(),
             pages: Default::default(),
             panels: Default::default(),
+            content_versions: Default::default(),
             limiter: crate::http::limits::Limiter::new(config.rate_limits),
             reset_lock: Default::default(),
             sessions: config.session_policy(),

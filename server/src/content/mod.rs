@@ -7,6 +7,7 @@ pub(crate) mod defaults_data;
 pub mod panels;
 pub mod sanitize;
 pub mod store;
+pub mod versions;
 
 use crate::{error::Result, personnel::agencies::AgencyRow, portal::Portal};
 use async_trait::async_trait;
@@ -56,23 +57,26 @@ pub(crate) fn content_err(e: ContentError) -> ApiError {
 }
 
 impl Portal {
-    /// The public content changed (an administrator's edit, a vote): this instance's
-    /// stored pages go at once, other instances' within a second (`http::page_cache`).
+    /// The public content changed (an administrator's edit, a vote): what this instance
+    /// keeps for visitors goes at once, other instances' within a second
+    /// ([`versions`]).
     pub(crate) async fn content_changed(&self) -> Result<()> {
-        self.pages.invalidate();
+        self.content_versions.bump_local();
+        self.pages.clear();
         store::bump_content_version(&self.db.pool).await
     }
 
-    /// The content versions what is kept must match: this instance's, and the shared one
-    /// in the database, read again when a second has passed since the last read.
-    pub(crate) async fn content_versions(&self) -> crate::http::page_cache::Versions {
-        if self.pages.version_check_due() {
+    /// The content versions what is kept must match, with the shared one read again when
+    /// a second has passed since the last read.
+    pub(crate) async fn current_content_versions(&self) -> versions::Versions {
+        let versions = &self.content_versions;
+        if versions.check_due() {
             match store::content_version(&self.db.pool).await {
-                Ok(v) => self.pages.set_shared_version(v),
+                Ok(v) => versions.set_shared(v),
                 Err(e) => tracing::warn!(error = %e, "content version not read"),
             }
         }
-        self.pages.versions()
+        versions.current()
     }
 
     async fn stats(&self) -> Result<HomeStats> {
@@ -91,7 +95,7 @@ impl ContentBackend for Portal {
     async fn home(&self, ctx: &RequestCtx) -> ApiResult<HomeData> {
         let pool = &self.db.pool;
         let today = self.today();
-        let versions = self.content_versions().await;
+        let versions = self.current_content_versions().await;
         let panels = match self.panels.fresh(versions) {
             Some(p) => p,
             None => {

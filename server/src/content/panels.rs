@@ -1,10 +1,10 @@
 //! The home page's panels that change only with the content (the latest announcements,
 //! the links, which poll is current), kept per instance for every visitor, signed in or
-//! not. They follow the same content versions as the stored public pages
-//! (`http::page_cache`): an administrator's change or a vote here drops them at once, one
-//! at another instance within about a second, and none is older than [`TTL`].
+//! not. They follow the content versions ([`super::versions`]) as the stored public pages
+//! do: an administrator's change or a vote here drops them at once, one at another
+//! instance within about a second, and none is older than [`TTL`].
 
-use crate::http::page_cache::Versions;
+use super::versions::Versions;
 use ecpa_app::api::content::{AnnouncementItem, LinkItem};
 use std::{
     sync::{Arc, RwLock},
@@ -49,24 +49,24 @@ impl Panels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::page_cache::PageCache;
+    use crate::content::versions::ContentVersions;
 
     #[test]
     fn panels_follow_the_content_versions() {
-        let pages = PageCache::default();
+        let v = ContentVersions::default();
         let panels = Panels::default();
         let p = HomePanels {
             latest: vec![],
             links: vec![],
             poll_id: Some("p1".into()),
         };
-        assert!(panels.fresh(pages.versions()).is_none());
-        panels.keep(pages.versions(), p.clone());
-        assert_eq!(panels.fresh(pages.versions()).as_deref(), Some(&p));
-        pages.invalidate();
-        assert!(panels.fresh(pages.versions()).is_none());
-        panels.keep(pages.versions(), p.clone());
-        pages.set_shared_version(3);
-        assert!(panels.fresh(pages.versions()).is_none());
+        assert!(panels.fresh(v.current()).is_none());
+        panels.keep(v.current(), p.clone());
+        assert_eq!(panels.fresh(v.current()).as_deref(), Some(&p));
+        v.bump_local();
+        assert!(panels.fresh(v.current()).is_none());
+        panels.keep(v.current(), p.clone());
+        v.set_shared(3);
+        assert!(panels.fresh(v.current()).is_none());
     }
 }

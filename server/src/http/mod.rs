@@ -395,8 +395,8 @@ async fn request_context(State(st): State<AppState>, mut req: Request, next: Nex
     let mut res = match cache_key {
         Some(key) => {
             let pages = &portal.pages;
-            let versions = portal.content_versions().await;
-            match pages.get(&key) {
+            let versions = portal.current_content_versions().await;
+            match pages.get(&key, versions) {
                 Some(hit) => hit,
                 None => {
                     let res = next.run(req).await;

@@ -11,15 +11,15 @@
 //! * **cookies**: a page that set one is never stored; the browser-id cookie is added
 //!   around the cache, per answer.
 //!
-//! **Invalidation.** An administrator's change or a vote calls
-//! [`crate::portal::Portal::content_changed`]: this instance's pages are dropped at once,
-//! and the content version in the database is raised, which every instance reads at most
-//! once a [`VERSION_CHECK`] (so another instance's pages follow within about a second). The
-//! counters on the home page are up to [`TTL`] older than their own cache says.
+//! **Invalidation.** A page is sent again only while the content versions it was rendered
+//! at are current (`content::versions`): an administrator's change or a vote shows at once
+//! here and within about a second at other instances. The counters on the home page are up
+//! to [`TTL`] older than their own cache says.
 //!
 //! Memory is bounded ([`MAX_ENTRIES`] pages of at most [`MAX_PAGE_BYTES`]); a query too long
 //! to be a real one is not stored.
 
+use crate::content::versions::Versions;
 use axum::{
     body::{Body, Bytes},
     http::{header, HeaderValue, Response, StatusCode},
@@ -27,7 +27,7 @@ use axum::{
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc, RwLock,
     },
     time::{Duration, Instant},
@@ -35,8 +35,6 @@ use std::{
 
 /// How long a stored page is sent again (the home page's date and counters age by this).
 pub const TTL: Duration = Duration::from_secs(5);
-/// How often an instance reads the content version other instances raise.
-pub const VERSION_CHECK: Duration = Duration::from_secs(1);
 pub const MAX_ENTRIES: usize = 512;
 pub const MAX_PAGE_BYTES: usize = 512 * 1024;
 const MAX_KEY: usize = 300;
@@ -64,29 +62,15 @@ pub fn is_public_page(path: &str) -> bool {
 
 struct Entry {
     stored_at: Instant,
-    local: u64,
-    shared: i64,
+    versions: Versions,
     content_type: HeaderValue,
     /// The HTML in the pieces between the places the nonce goes.
     pieces: Arc<[String]>,
 }
 
-/// The content versions a page was rendered at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Versions {
-    local: u64,
-    shared: i64,
-}
-
 /// The stored pages of this instance.
 pub struct PageCache {
     entries: RwLock<HashMap<String, Entry>>,
-    /// Raised by this instance's content changes.
-    local: AtomicU64,
-    /// The database's content version as last read, and when (ms since `epoch`).
-    shared: AtomicI64,
-    checked_ms: AtomicI64,
-    epoch: Instant,
     hits: AtomicU64,
 }
 
@@ -94,10 +78,6 @@ impl Default for PageCache {
     fn default() -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
-            local: AtomicU64::new(0),
-            shared: AtomicI64::new(i64::MIN),
-            checked_ms: AtomicI64::new(i64::MIN / 2),
-            epoch: Instant::now(),
             hits: AtomicU64::new(0),
         }
     }
@@ -132,48 +112,26 @@ fn nonce_of(csp: &str) -> Option<&str> {
 }
 
 impl PageCache {
-    fn now_ms(&self) -> i64 {
-        self.epoch.elapsed().as_millis() as i64
-    }
-
     /// Pages served from the cache since start.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Whether the database's content version is due to be read again; claims the read
-    /// (one request of many does it).
-    pub fn version_check_due(&self) -> bool {
-        let now = self.now_ms();
-        let last = self.checked_ms.load(Ordering::Relaxed);
-        now - last >= VERSION_CHECK.as_millis() as i64
-            && self
-                .checked_ms
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    /// The database's content version, just read.
-    pub fn set_shared_version(&self, v: i64) {
-        self.shared.store(v, Ordering::Release);
-    }
-
-    /// This instance's content changed: its pages go at once.
-    pub fn invalidate(&self) {
-        self.local.fetch_add(1, Ordering::AcqRel);
+    /// The content changed: the pages kept so far are no longer sent (their versions say
+    /// so already); this frees their memory at once.
+    pub fn clear(&self) {
         if let Ok(mut e) = self.entries.write() {
             e.clear();
         }
     }
 
-    /// The stored page for `key`, with a fresh nonce, if still good.
-    pub fn get(&self, key: &str) -> Option<Response<Body>> {
-        let local = self.local.load(Ordering::Acquire);
-        let shared = self.shared.load(Ordering::Acquire);
+    /// The stored page for `key`, with a fresh nonce, if rendered at `current` less than
+    /// [`TTL`] ago.
+    pub fn get(&self, key: &str, current: Versions) -> Option<Response<Body>> {
         let (pieces, content_type) = {
             let entries = self.entries.read().ok()?;
             let e = entries.get(key)?;
-            if e.local != local || e.shared != shared || e.stored_at.elapsed() >= TTL {
+            if e.versions != current || e.stored_at.elapsed() >= TTL {
                 return None;
             }
             (e.pieces.clone(), e.content_type.clone())
@@ -187,15 +145,6 @@ impl PageCache {
             .insert(header::CONTENT_SECURITY_POLICY, csp);
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(res)
-    }
-
-    /// The content versions a page about to be rendered belongs to (read before rendering,
-    /// so a change during the render is not hidden by the page stored after it).
-    pub fn versions(&self) -> Versions {
-        Versions {
-            local: self.local.load(Ordering::Acquire),
-            shared: self.shared.load(Ordering::Acquire),
-        }
     }
 
     /// Stores `res` (rendered at `versions`) under `key` when it is a page every visitor
@@ -255,8 +204,7 @@ impl PageCache {
         };
         let entry = Entry {
             stored_at: Instant::now(),
-            local: versions.local,
-            shared: versions.shared,
+            versions,
             content_type: content_type.clone(),
             pieces: html.split(nonce).map(str::to_string).collect(),
         };
@@ -276,6 +224,7 @@ impl PageCache {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::content::versions::ContentVersions;
 
     #[test]
     fn only_public_pages_and_reasonable_queries_are_kept() {
@@ -318,6 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_page_is_sent_again_with_a_new_nonce_until_the_content_changes() {
         let cache = PageCache::default();
+        let v = ContentVersions::default();
         let page = |nonce: &str| {
             let mut r = Response::new(Body::from(format!(
                 "<html><script nonce=\"{nonce}\">x</script><p>{nonce}</p></html>"
@@ -332,17 +282,15 @@ mod tests {
             );
             r
         };
-        assert!(cache.get("/").is_none());
-        let first = cache
-            .store("/".into(), cache.versions(), page("N0nce111"))
-            .await;
+        assert!(cache.get("/", v.current()).is_none());
+        let first = cache.store("/".into(), v.current(), page("N0nce111")).await;
         let first = axum::body::to_bytes(first.into_body(), 1 << 20)
             .await
             .unwrap();
         assert!(std::str::from_utf8(&first).unwrap().contains("N0nce111"));
         let mut seen = std::collections::HashSet::new();
         for _ in 0..3 {
-            let hit = cache.get("/").unwrap();
+            let hit = cache.get("/", v.current()).unwrap();
             let csp = hit.headers()[header::CONTENT_SECURITY_POLICY]
                 .to_str()
                 .unwrap()
@@ -357,25 +305,28 @@ mod tests {
             assert!(seen.insert(nonce), "every answer has its own nonce");
         }
         assert_eq!(cache.hits(), 3);
-        cache.invalidate();
-        assert!(cache.get("/").is_none());
+        v.bump_local();
+        assert!(cache.get("/", v.current()).is_none());
         // A page rendered before a change and stored after it is not sent.
-        let before = cache.versions();
-        cache.invalidate();
+        let before = v.current();
+        v.bump_local();
         cache.store("/".into(), before, page("N0nce333")).await;
-        assert!(cache.get("/").is_none());
+        assert!(cache.get("/", v.current()).is_none());
         // Another instance's change, seen through the database's version.
-        cache
-            .store("/".into(), cache.versions(), page("N0nce222"))
-            .await;
-        assert!(cache.get("/").is_some());
-        cache.set_shared_version(7);
-        assert!(cache.get("/").is_none());
+        cache.store("/".into(), v.current(), page("N0nce222")).await;
+        assert!(cache.get("/", v.current()).is_some());
+        v.set_shared(7);
+        assert!(cache.get("/", v.current()).is_none());
+        // Clearing frees what is kept.
+        cache.store("/".into(), v.current(), page("N0nce444")).await;
+        cache.clear();
+        assert!(cache.get("/", v.current()).is_none());
     }
 
     #[tokio::test]
     async fn pages_with_cookies_or_errors_are_not_kept() {
         let cache = PageCache::default();
+        let v = ContentVersions::default().current();
         let html = |body: String| {
             let mut r = Response::new(Body::from(body));
             r.headers_mut()
@@ -390,14 +341,14 @@ mod tests {
         with_cookie
             .headers_mut()
             .insert(header::SET_COOKIE, HeaderValue::from_static("x=1"));
-        cache.store("/".into(), cache.versions(), with_cookie).await;
-        assert!(cache.get("/").is_none());
+        cache.store("/".into(), v, with_cookie).await;
+        assert!(cache.get("/", v).is_none());
         let mut missing = html("a".into());
         *missing.status_mut() = StatusCode::NOT_FOUND;
-        cache.store("/".into(), cache.versions(), missing).await;
-        assert!(cache.get("/").is_none());
+        cache.store("/".into(), v, missing).await;
+        assert!(cache.get("/", v).is_none());
         let kept = html("<p>n1</p>".into());
-        cache.store("/".into(), cache.versions(), kept).await;
-        assert!(cache.get("/").is_some());
+        cache.store("/".into(), v, kept).await;
+        assert!(cache.get("/", v).is_some());
     }
 }
