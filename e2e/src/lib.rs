@@ -137,57 +137,68 @@ impl Server {
                 site.display()
             )));
         }
-        let dir = tempfile::tempdir()?;
-        let port = match opts.port {
-            Some(p) => p,
-            None => free_port()?,
-        };
-        let log = dir.path().join("server.log");
-        let out = std::fs::File::create(&log)?;
-        let database_url = format!("sqlite://{}", dir.path().join("ecpa.db").display());
-        let outbox = dir.path().join("outbox");
-        let mut cmd = Command::new(&bin);
-        cmd.arg("serve")
-            .arg("--demo-if-empty")
-            .env("ECPA_DATABASE_URL", &database_url)
-            .env("ECPA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ECPA_SITE_ROOT", &site)
-            .env("ECPA_LOG", "info,sqlx=warn")
-            .env("ECPA_MAIL_OUTBOX", &outbox)
-            .env_remove("ECPA_SMTP_HOST")
-            .env_remove("ECPA_CONFIG")
-            .env_remove("ECPA_CARD_PKI_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out));
-        if let Some(dir) = &opts.card_pki_dir {
-            cmd.env("ECPA_CARD_PKI_DIR", dir);
-        }
-        if let Some(o) = &opts.agent_origin {
-            cmd.env("ECPA_AGENT_ORIGIN", o);
-        }
-        die_with_parent(&mut cmd);
-        let child = cmd.spawn()?;
-        let base_url = format!("http://127.0.0.1:{port}");
-        let server = Self {
-            child,
-            base_url,
-            log,
-            outbox,
-            bin,
-            database_url,
-            _dir: dir,
-        };
-        if let Err(e) = wait_http_ok(
-            &format!("{}/readyz", server.base_url),
-            Duration::from_secs(30),
-        )
-        .await
-        {
+        // The port is free when picked, but another process may take it before the server
+        // binds it: a server that reports so is started again on another port.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let dir = tempfile::tempdir()?;
+            let port = match opts.port {
+                Some(p) => p,
+                None => free_port()?,
+            };
+            let log = dir.path().join("server.log");
+            let out = std::fs::File::create(&log)?;
+            let database_url = format!("sqlite://{}", dir.path().join("ecpa.db").display());
+            let outbox = dir.path().join("outbox");
+            let mut cmd = Command::new(&bin);
+            cmd.arg("serve")
+                .arg("--demo-if-empty")
+                .env("ECPA_DATABASE_URL", &database_url)
+                .env("ECPA_LISTEN", format!("127.0.0.1:{port}"))
+                .env("ECPA_SITE_ROOT", &site)
+                .env("ECPA_LOG", "info,sqlx=warn")
+                .env("ECPA_MAIL_OUTBOX", &outbox)
+                .env_remove("ECPA_SMTP_HOST")
+                .env_remove("ECPA_CONFIG")
+                .env_remove("ECPA_CARD_PKI_DIR")
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(out.try_clone()?))
+                .stderr(Stdio::from(out));
+            if let Some(dir) = &opts.card_pki_dir {
+                cmd.env("ECPA_CARD_PKI_DIR", dir);
+            }
+            if let Some(o) = &opts.agent_origin {
+                cmd.env("ECPA_AGENT_ORIGIN", o);
+            }
+            die_with_parent(&mut cmd);
+            let child = cmd.spawn()?;
+            let base_url = format!("http://127.0.0.1:{port}");
+            let mut server = Self {
+                child,
+                base_url,
+                log,
+                outbox,
+                bin: bin.clone(),
+                database_url,
+                _dir: dir,
+            };
+            // Ready, or the server gave up (a port taken between `free_port` and the server's
+            // bind by another process: then again on another port).
+            let ready_url = format!("{}/readyz", server.base_url);
+            let failed = tokio::select! {
+                r = wait_http_ok(&ready_url, Duration::from_secs(30)) => r.err().map(|e| e.to_string()),
+                status = server.child.wait() => Some(format!("the server exited ({status:?})")),
+            };
+            let Some(e) = failed else {
+                return Ok(server);
+            };
             let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            if opts.port.is_none() && attempt < 3 && log.contains("Address already in use") {
+                continue;
+            }
             return Err(HarnessError::Setup(format!("{e}\nserver log:\n{log}")));
         }
-        Ok(server)
     }
 
     pub fn url(&self, path: &str) -> String {
